@@ -1,0 +1,196 @@
+"""Decode one frame into a compact, cacheable ``Frame`` (PS3.3 C.7.6.3, C.7.6.16)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
+
+from imaging.attrs import check_pixel_limits, frames_of, int_value, require_int
+from imaging.color import to_rgb8
+from imaging.errors import ImagingError, ImagingErrorCode
+from imaging.frame_attrs import FrameAttributes, frame_attributes
+from imaging.limits import DEFAULT_LIMITS, Limits
+from imaging.overlays import Overlay, overlays_of
+from imaging.voi import Lut, ModalityTransform, VoiFunction, Window
+
+_GREY = frozenset({"MONOCHROME1", "MONOCHROME2"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One decoded frame. Grey: stored values minus ``offset``; colour: RGB ``uint8``."""
+
+    rows: int
+    columns: int
+    photometric: str
+    pixels: npt.NDArray[np.unsignedinteger]
+    offset: int = 0
+    stored_max: int = 0  # largest pixel value in ``pixels`` (grey only)
+    modality: ModalityTransform = field(default_factory=ModalityTransform)
+    windows: tuple[Window, ...] = ()
+    voi_function: VoiFunction = VoiFunction.LINEAR
+    voi_luts: tuple[Lut, ...] = ()
+    presentation_inverse: bool = False
+    pixel_spacing: tuple[float, float] | None = None
+    image_position: tuple[float, float, float] | None = None
+    image_orientation: tuple[float, ...] | None = None
+    slice_thickness: float | None = None
+    overlays: tuple[Overlay, ...] = ()
+
+    @property
+    def is_color(self) -> bool:
+        return self.pixels.ndim == 3
+
+    @property
+    def default_window(self) -> Window | None:
+        return self.windows[0] if self.windows else None
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.pixels.nbytes)
+
+
+def frame_count(ds: Dataset) -> int:
+    return frames_of(ds)
+
+
+def _expected_native_bytes(ds: Dataset, photometric: str) -> int:
+    rows, columns = require_int(ds, "Rows"), require_int(ds, "Columns")
+    samples = int_value(ds, "SamplesPerPixel") or 1
+    allocated = require_int(ds, "BitsAllocated")
+    if photometric in ("YBR_FULL_422", "YBR_PARTIAL_422"):
+        # Two luminance values share one chroma pair (PS3.3 C.7.6.3.1.2).
+        return rows * columns * 2 * allocated // 8
+    return (rows * columns * samples * allocated + 7) // 8
+
+
+def _pixel_module(ds: Dataset) -> Dataset:
+    """Only the Image Pixel attributes, with Number of Frames made conformant.
+
+    pydicom's decoder converts Number of Frames with ``int()``; values such as "1A" (read by dcmtk
+    as 1) would fail there, so the decoder gets a sanitised view sharing the original elements.
+    """
+    work = Dataset({tag: ds[tag] for tag in ds.keys() if tag.group == 0x0028 or tag == 0x7FE00010})
+    work.file_meta = ds.file_meta
+    work.NumberOfFrames = frames_of(ds)
+    return work
+
+
+def _decode_array(ds: Dataset, index: int) -> tuple[np.ndarray, str]:
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError as exc:
+        raise ImagingError(
+            ImagingErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"Transfer Syntax UID {syntax} ({syntax.name}) has no pixel decoder",
+        ) from exc
+    if not decoder.is_available:
+        raise ImagingError(
+            ImagingErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"no installed plugin decodes {syntax.name}; install pylibjpeg-libjpeg, "
+            "pylibjpeg-openjpeg, pylibjpeg-rle or pyjpegls",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr, meta = decoder.as_array(_pixel_module(ds), index=index, as_rgb=True)
+    except ImagingError:
+        raise
+    except Exception as exc:  # codecs raise ValueError, RuntimeError, OSError, …
+        raise ImagingError(
+            ImagingErrorCode.DECODE_FAILED, f"Pixel Data frame {index + 1}: {exc}"
+        ) from exc
+    return arr, str(meta.get("photometric_interpretation", ""))
+
+
+def decode_frame(ds: Dataset, index: int, *, limits: Limits = DEFAULT_LIMITS) -> Frame:
+    """Decode frame ``index`` (from 0) of ``ds`` with its modality/VOI/geometry attributes."""
+    if "PixelData" not in ds:
+        if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+            raise ImagingError(
+                ImagingErrorCode.UNSUPPORTED_PHOTOMETRIC, "Float Pixel Data is not rendered"
+            )
+        raise ImagingError(ImagingErrorCode.NO_PIXEL_DATA, "no Pixel Data (7FE0,0010)")
+    check_pixel_limits(ds, limits)
+    frames = frames_of(ds)
+    if not 0 <= index < frames:
+        raise ImagingError(
+            ImagingErrorCode.FRAME_OUT_OF_RANGE,
+            f"frame {index + 1} requested, Number of Frames is {frames}",
+        )
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    if not photometric:
+        raise ImagingError(
+            ImagingErrorCode.MISSING_ATTRIBUTE, "Photometric Interpretation is required"
+        )
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    if not syntax.is_encapsulated:
+        expected = _expected_native_bytes(ds, photometric) * frames
+        actual = len(ds.PixelData)
+        if actual < expected:
+            raise ImagingError(
+                ImagingErrorCode.TRUNCATED_PIXEL_DATA,
+                f"Pixel Data has {actual} bytes, Rows/Columns/Bits Allocated/Number of Frames "
+                f"need {expected}",
+            )
+    arr, decoded_photometric = _decode_array(ds, index)
+    attrs = frame_attributes(ds, index)
+    rows, columns = int(arr.shape[0]), int(arr.shape[1])
+    if photometric in _GREY:
+        if arr.ndim != 2:
+            raise ImagingError(
+                ImagingErrorCode.INCONSISTENT_ATTRIBUTES,
+                f"Photometric Interpretation {photometric} with Samples per Pixel > 1",
+            )
+        return _grey_frame(arr, photometric, attrs, overlays_of(ds, rows, columns))
+    rgb = to_rgb8(ds, arr, photometric, decoded_photometric or photometric)
+    return Frame(
+        rows=rows,
+        columns=columns,
+        photometric="RGB",
+        pixels=rgb,
+        pixel_spacing=attrs.pixel_spacing,
+        image_position=attrs.image_position,
+        image_orientation=attrs.image_orientation,
+        slice_thickness=attrs.slice_thickness,
+        overlays=overlays_of(ds, rows, columns),
+    )
+
+
+def _grey_frame(
+    arr: np.ndarray, photometric: str, attrs: FrameAttributes, overlays: tuple[Overlay, ...]
+) -> Frame:
+    if arr.dtype.kind == "f":
+        raise ImagingError(ImagingErrorCode.UNSUPPORTED_PHOTOMETRIC, "float pixel values")
+    lo, hi = int(arr.min()), int(arr.max())
+    span = hi - lo
+    # Compact storage: shift to start at 0 so the LUT index needs no subtraction per render.
+    dtype: type[np.unsignedinteger] = (
+        np.uint8 if span < 1 << 8 else np.uint16 if span < 1 << 16 else np.uint32
+    )
+    shifted = (arr.astype(np.int64) - lo).astype(dtype) if lo != 0 or arr.dtype != dtype else arr
+    return Frame(
+        rows=int(arr.shape[0]),
+        columns=int(arr.shape[1]),
+        photometric=photometric,
+        pixels=shifted,
+        offset=lo,
+        stored_max=span,
+        modality=attrs.modality,
+        windows=attrs.windows,
+        voi_function=attrs.voi_function,
+        voi_luts=attrs.voi_luts,
+        presentation_inverse=attrs.presentation_inverse,
+        pixel_spacing=attrs.pixel_spacing,
+        image_position=attrs.image_position,
+        image_orientation=attrs.image_orientation,
+        slice_thickness=attrs.slice_thickness,
+        overlays=overlays,
+    )
