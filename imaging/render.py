@@ -82,8 +82,12 @@ def render(
     size: tuple[int, int] | None = None,
     invert: bool = False,
     overlays: bool = False,
+    aspect: bool = False,
 ) -> U8Array:
-    """An 8-bit display image: H×W for grey frames, H×W×3 for colour ones."""
+    """An 8-bit display image: H×W for grey frames, H×W×3 for colour ones.
+
+    ``aspect`` stretches non-square pixels (Pixel Spacing, e.g. of a reslice) to square ones.
+    """
     if window is not None and window.width <= 0:
         raise ImagingError(ImagingErrorCode.BAD_ARGUMENT, f"window width {window.width} ≤ 0")
     if frame.is_color:
@@ -102,6 +106,22 @@ def render(
         for overlay in frame.overlays:
             # Burned-in graphics take the brightest value (PS3.3 C.9.2: overlay bit set = shown).
             img[overlay.mask] = 255
+    if aspect and frame.pixel_spacing is not None:
+        img = square_pixels(img, frame.pixel_spacing)
     if size is not None:
         img = resize(img, size)
     return img
+
+
+def square_pixels(img: U8Array, spacing: tuple[float, float]) -> U8Array:
+    """Stretch the axis with the coarser spacing so each pixel covers a square (C.7.6.2.1.1)."""
+    row_mm, col_mm = spacing
+    if row_mm <= 0 or col_mm <= 0 or abs(row_mm - col_mm) <= 1e-3 * max(row_mm, col_mm):
+        return img
+    rows, columns = img.shape[0], img.shape[1]
+    if row_mm > col_mm:
+        rows = max(1, round(rows * row_mm / col_mm))
+    else:
+        columns = max(1, round(columns * col_mm / row_mm))
+    stretched = Image.fromarray(img).resize((columns, rows), Image.Resampling.BILINEAR)
+    return np.asarray(stretched, dtype=np.uint8)
