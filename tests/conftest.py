@@ -10,10 +10,14 @@ from tests.parts import STRICT
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if STRICT and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
-        report.longrepr = f"skipped under RHINO_STRICT_TESTS=1, which makes a missing part a failure: {reason}"
+        report.longrepr = (
+            f"skipped under RHINO_STRICT_TESTS=1, which makes a missing part a failure: {reason}"
+        )
     return report

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from annotations.api import projects, sites, tasks, users
+
+urlpatterns = [
+    path("me/", users.MeApi.as_view(), name="api-me"),
+    path("users/<str:user_id>/roles/", users.UserRolesApi.as_view(), name="api-user-roles"),
+    path("sites/", sites.SiteListCreateApi.as_view(), name="api-sites"),
+    path("sites/<str:site_id>/", sites.SiteDetailApi.as_view(), name="api-site"),
+    path(
+        "sites/<str:site_id>/gateway-key/", sites.SiteGatewayKeyApi.as_view(), name="api-site-key"
+    ),
+    path(
+        "sites/<str:site_id>/custodians/",
+        sites.SiteCustodianAddApi.as_view(),
+        name="api-site-custodians",
+    ),
+    path(
+        "sites/<str:site_id>/custodians/<str:user_id>/",
+        sites.SiteCustodianRemoveApi.as_view(),
+        name="api-site-custodian",
+    ),
+    path("projects/", projects.ProjectListCreateApi.as_view(), name="api-projects"),
+    path("projects/<str:project_id>/", projects.ProjectDetailApi.as_view(), name="api-project"),
+    path(
+        "projects/<str:project_id>/leads/",
+        projects.ProjectLeadAddApi.as_view(),
+        name="api-project-leads",
+    ),
+    path(
+        "projects/<str:project_id>/leads/<str:user_id>/",
+        projects.ProjectLeadRemoveApi.as_view(),
+        name="api-project-lead",
+    ),
+    path(
+        "projects/<str:project_id>/members/",
+        projects.ProjectMemberAddApi.as_view(),
+        name="api-project-members",
+    ),
+    path(
+        "projects/<str:project_id>/members/<str:user_id>/",
+        projects.ProjectMemberRemoveApi.as_view(),
+        name="api-project-member",
+    ),
+    path(
+        "projects/<str:project_id>/sites/",
+        projects.ProjectSiteAddApi.as_view(),
+        name="api-project-sites",
+    ),
+    path(
+        "projects/<str:project_id>/sites/<str:site_id>/",
+        projects.ProjectSiteRemoveApi.as_view(),
+        name="api-project-site",
+    ),
+    path(
+        "projects/<str:project_id>/label-schemas/",
+        projects.LabelSchemaListCreateApi.as_view(),
+        name="api-project-schemas",
+    ),
+    path(
+        "label-schemas/<str:schema_id>/", projects.LabelSchemaDetailApi.as_view(), name="api-schema"
+    ),
+    path("tasks/", tasks.TaskListCreateApi.as_view(), name="api-tasks"),
+    path("tasks/<str:task_id>/", tasks.TaskDetailApi.as_view(), name="api-task"),
+    path("tasks/<str:task_id>/assign/", tasks.TaskAssignApi.as_view(), name="api-task-assign"),
+    path("tasks/<str:task_id>/status/", tasks.TaskStatusApi.as_view(), name="api-task-status"),
+]

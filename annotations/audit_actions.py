@@ -1,0 +1,89 @@
+"""The catalogue of audited actions and their DICOM audit message codes (PS3.15 A.5, PS3.16 CID 400-403).
+
+Where a DICOM event fits, the action maps to its EventID (DCM 1101xx), an optional EventTypeCode and
+the EventActionCode (C, R, U, D, E). Actions without a DICOM counterpart use the local scheme RHINO.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class AuditAction(enum.StrEnum):
+    USER_LOGIN = "user.login"
+    USER_LOGIN_FAILED = "user.login_failed"
+    USER_LOGOUT = "user.logout"
+    USER_ROLES_CHANGE = "user.roles_change"
+    USER_PREFERENCES_UPDATE = "user.preferences_update"
+    SITE_CREATE = "site.create"
+    SITE_UPDATE = "site.update"
+    SITE_KEY_REGISTER = "site.key_register"
+    SITE_PERMISSION_GRANT = "site.permission_grant"
+    SITE_PERMISSION_REVOKE = "site.permission_revoke"
+    SITE_DELETE = "site.delete"
+    PROJECT_CREATE = "project.create"
+    PROJECT_UPDATE = "project.update"
+    PROJECT_DELETE = "project.delete"
+    PROJECT_LEAD_ADD = "project.lead_add"
+    PROJECT_LEAD_REMOVE = "project.lead_remove"
+    PROJECT_MEMBER_ADD = "project.member_add"
+    PROJECT_MEMBER_REMOVE = "project.member_remove"
+    PROJECT_SITE_ADD = "project.site_add"
+    PROJECT_SITE_REMOVE = "project.site_remove"
+    SCHEMA_CREATE = "schema.create"
+    TASK_CREATE = "task.create"
+    TASK_ASSIGN = "task.assign"
+    TASK_STATUS_CHANGE = "task.status_change"
+    TASK_DELETE = "task.delete"
+    ACCESS_DENIED = "access.denied"
+    AUDIT_READ = "audit.read"
+    AUDIT_EXPORT = "audit.export"
+
+
+@dataclass(frozen=True, slots=True)
+class DicomEventCode:
+    event_id: tuple[str, str, str]  # (code value, scheme, meaning)
+    action_code: str  # EventActionCode: C, R, U, D or E
+    event_type: tuple[str, str, str] | None = None
+
+
+_AUTH = ("110114", "DCM", "User Authentication")
+_ALERT = ("110113", "DCM", "Security Alert")
+_OBJ_SECURITY = ("110135", "DCM", "Object Security Attributes Changed")
+_ROLES = ("110136", "DCM", "Security Roles Changed")
+_SEC_CONFIG = ("110129", "DCM", "Security Configuration")
+_NODE_AUTH = ("110126", "DCM", "Node Authentication")
+_RESTRICTED = ("110132", "DCM", "Use of Restricted Function")
+_AUDIT_USED = ("110101", "DCM", "Audit Log Used")
+_EXPORT = ("110106", "DCM", "Export")
+
+DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
+    AuditAction.USER_LOGIN: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
+    AuditAction.USER_LOGIN_FAILED: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
+    AuditAction.USER_LOGOUT: DicomEventCode(_AUTH, "E", ("110123", "DCM", "Logout")),
+    AuditAction.USER_ROLES_CHANGE: DicomEventCode(_ALERT, "U", _ROLES),
+    AuditAction.SITE_KEY_REGISTER: DicomEventCode(_ALERT, "U", _NODE_AUTH),
+    AuditAction.SITE_PERMISSION_GRANT: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.SITE_PERMISSION_REVOKE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.PROJECT_LEAD_ADD: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.PROJECT_LEAD_REMOVE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.PROJECT_MEMBER_ADD: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.PROJECT_MEMBER_REMOVE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.PROJECT_SITE_ADD: DicomEventCode(_ALERT, "U", _SEC_CONFIG),
+    AuditAction.PROJECT_SITE_REMOVE: DicomEventCode(_ALERT, "U", _SEC_CONFIG),
+    AuditAction.TASK_ASSIGN: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.ACCESS_DENIED: DicomEventCode(_ALERT, "E", _RESTRICTED),
+    AuditAction.AUDIT_READ: DicomEventCode(_AUDIT_USED, "R"),
+    AuditAction.AUDIT_EXPORT: DicomEventCode(_EXPORT, "R"),
+}
+
+
+def dicom_event_code(action: str) -> DicomEventCode:
+    """The DICOM coding of ``action``, or a local RHINO code when DICOM has no fitting event."""
+    try:
+        return DICOM_EVENT_CODES[AuditAction(action)]
+    except (KeyError, ValueError):
+        verb = action.rsplit(".", 1)[-1]
+        code = "C" if verb.startswith("create") else "D" if verb.startswith("delete") else "U"
+        return DicomEventCode((action, "RHINO", action.replace(".", " ").replace("_", " ")), code)

@@ -1,0 +1,1 @@
+"""Services write: every state change lives here, in one transaction with its audit event."""

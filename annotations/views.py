@@ -1,0 +1,34 @@
+"""Server-rendered pages. Data reaches the page through json_script / data-* attributes only."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from annotations.api.serializers import MeSerializer, TaskSerializer
+from annotations.models import User
+from annotations.selectors import project_list_for_user, task_list_for_user
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    tasks = task_list_for_user(user).filter(assignee=user)[:200]
+    context = {
+        "me": MeSerializer(user).data,
+        "tasks": TaskSerializer(tasks, many=True).data,
+        "projects": list(project_list_for_user(user).values("id", "name")),
+    }
+    return render(request, "annotations/home.html", context)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
