@@ -1,8 +1,19 @@
 """Reading, rendering, geometry, de-identification and handles for DICOM; see docs/imaging.md."""
 
-from imaging.errors import ImagingError, ImagingErrorCode
+from imaging.deid import deidentify, keyed_uid_map, series_summary
 from imaging.encode import encode_jpeg, encode_png
+from imaging.errors import ImagingError, ImagingErrorCode
 from imaging.frames import Frame, decode_frame, frame_count
+from imaging.geometry import (
+    Plane,
+    SeriesGeometry,
+    SliceGeometry,
+    assemble_volume,
+    plane_frame,
+    reslice,
+    series_geometry,
+    slice_geometry,
+)
 from imaging.handles import HandleKey, HandleKind, handle_kind
 from imaging.limits import DEFAULT_LIMITS, Limits
 from imaging.reading import read_dataset
@@ -17,13 +28,24 @@ __all__ = [
     "ImagingError",
     "ImagingErrorCode",
     "Limits",
+    "Plane",
+    "SeriesGeometry",
+    "SliceGeometry",
     "VoiFunction",
     "Window",
+    "assemble_volume",
     "decode_frame",
+    "deidentify",
     "encode_jpeg",
     "encode_png",
     "frame_count",
     "handle_kind",
+    "keyed_uid_map",
+    "plane_frame",
     "read_dataset",
     "render",
+    "reslice",
+    "series_geometry",
+    "series_summary",
+    "slice_geometry",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_color_lut, convert_color_space
+from pydicom.pixels.processing import apply_color_lut, convert_color_space
 
 from imaging.attrs import int_value
 from imaging.errors import ImagingError, ImagingErrorCode
@@ -23,9 +23,7 @@ def _to_u8(arr: np.ndarray, bits: int) -> npt.NDArray[np.uint8]:
     return (arr.astype(np.uint64) >> shift).clip(0, 255).astype(np.uint8)
 
 
-def to_rgb8(
-    ds: Dataset, arr: np.ndarray, photometric: str, decoded: str
-) -> npt.NDArray[np.uint8]:
+def to_rgb8(ds: Dataset, arr: np.ndarray, photometric: str, decoded: str) -> npt.NDArray[np.uint8]:
     bits = int_value(ds, "BitsStored") or int(arr.dtype.itemsize * 8)
     if photometric == "PALETTE COLOR":
         if arr.ndim != 2:
@@ -49,10 +47,9 @@ def to_rgb8(
         )
     if decoded in _YBR:
         arr = convert_color_space(arr, "YBR_FULL", "RGB")
-    elif decoded not in _ALREADY_RGB and decoded not in _YBR and photometric not in _ALREADY_RGB:
-        if photometric not in _YBR:
-            raise ImagingError(
-                ImagingErrorCode.UNSUPPORTED_PHOTOMETRIC,
-                f"Photometric Interpretation {photometric} is not rendered",
-            )
+    elif decoded not in _ALREADY_RGB and photometric not in _ALREADY_RGB | _YBR:
+        raise ImagingError(
+            ImagingErrorCode.UNSUPPORTED_PHOTOMETRIC,
+            f"Photometric Interpretation {photometric} is not rendered",
+        )
     return np.ascontiguousarray(_to_u8(arr, bits))

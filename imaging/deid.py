@@ -14,11 +14,11 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 
+from pydicom._uid_dict import UID_dictionary
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID_dictionary
 
 from imaging.attrs import float_list, frames_of, get_value, int_value
 from imaging.deid_table import ACTIONS, Action
@@ -40,7 +40,7 @@ METHOD = "PS3.15 E.1-1 Basic Profile; Clean Descriptors Option"  # LO: ≤ 64 ch
 
 def keyed_uid_map(key: HandleKey | bytes) -> UidMap:
     """Consistent replacement UIDs under 2.25 (PS3.5 B.2), unlinkable without ``key``."""
-    secret = key._key if isinstance(key, HandleKey) else bytes(key)  # noqa: SLF001 (same package)
+    secret = key._key if isinstance(key, HandleKey) else bytes(key)
 
     def replace(uid: str) -> str:
         mac = hmac.new(secret, b"uid:" + uid.encode("ascii", "replace"), hashlib.sha256).digest()
@@ -79,7 +79,8 @@ def _strings(elem: DataElement) -> list[str]:
     value = elem.value
     if value is None:
         return []
-    values = list(value) if isinstance(value, list | tuple) or hasattr(value, "__iter__") and not isinstance(value, str | bytes) else [value]  # noqa: E501
+    iterable = hasattr(value, "__iter__") and not isinstance(value, str | bytes)
+    values = list(value) if iterable else [value]
     return [str(v) for v in values if v is not None]
 
 
@@ -142,7 +143,7 @@ def _act(ds: Dataset, elem: DataElement, action: Action, uid_map: UidMap, phi: s
         elif elem.VR == "UI":
             elem.value = uid_map(str(elem.value))
         else:
-            elem.value = _DUMMY.get(elem.VR, None)
+            elem.value = _DUMMY.get(elem.VR)
     elif action is Action.UID:
         if elem.VR == "SQ":
             _recurse(elem, uid_map, phi)
@@ -173,8 +174,10 @@ def deidentify(ds: Dataset, *, uid_map: UidMap | None = None) -> Dataset:
     out.PatientIdentityRemoved = "YES"
     out.DeidentificationMethod = METHOD
     out.DeidentificationMethodCodeSequence = Sequence(
-        [_code("113100", "Basic Application Confidentiality Profile"),
-         _code("113105", "Clean Descriptors Option")]  # fmt: skip
+        [
+            _code("113100", "Basic Application Confidentiality Profile"),
+            _code("113105", "Clean Descriptors Option"),
+        ]
     )
     return out
 

@@ -32,12 +32,16 @@ def encode_jpeg(img: U8Array, *, quality: int = 90) -> bytes:
     if arr.ndim == 2:
         data: bytes = simplejpeg.encode_jpeg(arr[:, :, None], quality=quality, colorspace="GRAY")
     else:
-        data = simplejpeg.encode_jpeg(arr, quality=quality, colorspace="RGB", colorsubsampling="444")
+        data = simplejpeg.encode_jpeg(
+            arr, quality=quality, colorspace="RGB", colorsubsampling="444"
+        )
     return data
 
 
 def encode_png(img: U8Array, *, compress_level: int = 1) -> bytes:
     _check(img)
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(out, format="PNG", compress_level=compress_level)
+    Image.fromarray(np.ascontiguousarray(img)).save(
+        out, format="PNG", compress_level=compress_level
+    )
     return out.getvalue()

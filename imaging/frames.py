@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.pixels import get_decoder
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import UID
 
 from imaging.attrs import check_pixel_limits, frames_of, int_value, require_int
@@ -76,7 +76,7 @@ def _pixel_module(ds: Dataset) -> Dataset:
     pydicom's decoder converts Number of Frames with ``int()``; values such as "1A" (read by dcmtk
     as 1) would fail there, so the decoder gets a sanitised view sharing the original elements.
     """
-    work = Dataset({tag: ds[tag] for tag in ds.keys() if tag.group == 0x0028 or tag == 0x7FE00010})
+    work = Dataset({e.tag: e for e in ds if e.tag.group == 0x0028 or e.tag == 0x7FE00010})
     work.file_meta = ds.file_meta
     work.NumberOfFrames = frames_of(ds)
     return work
@@ -100,7 +100,7 @@ def _decode_array(ds: Dataset, index: int) -> tuple[np.ndarray, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            arr, meta = decoder.as_array(_pixel_module(ds), index=index, as_rgb=True)
+            arr, meta = decoder.as_array(_pixel_module(ds), index=index, as_rgb=True)  # type: ignore[arg-type]
     except ImagingError:
         raise
     except Exception as exc:  # codecs raise ValueError, RuntimeError, OSError, …

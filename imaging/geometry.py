@@ -167,7 +167,7 @@ def assemble_volume(
     if not uniform or not geometry.uneven_spacing or geometry.spacing <= 0:
         return volume
     positions = np.array(geometry.positions)
-    count = int(round((positions[-1] - positions[0]) / geometry.spacing)) + 1
+    count = round(float(positions[-1] - positions[0]) / geometry.spacing) + 1
     targets = positions[0] + np.arange(count) * geometry.spacing
     upper = np.clip(np.searchsorted(positions, targets, side="left"), 1, len(positions) - 1)
     lower = upper - 1

@@ -30,7 +30,7 @@ def overlays_of(ds: Dataset, rows: int, columns: int) -> tuple[Overlay, ...]:
                 data = np.asarray(ds.overlay_array(group), dtype=bool)
             origin = ds.get((group << 16) | 0x0050)
             r0, c0 = (int(origin.value[0]) - 1, int(origin.value[1]) - 1) if origin else (0, 0)
-        except Exception:  # a malformed overlay is dropped, never fatal to the image
+        except Exception:  # noqa: S112 (a malformed overlay is dropped, never fatal to the image)
             continue
         if data.ndim == 3:
             data = data[0]

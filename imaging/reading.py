@@ -19,11 +19,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    UID,
 )
 
 from imaging.attrs import check_pixel_limits
@@ -52,7 +52,9 @@ def _read_source(source: Source, limits: Limits) -> bytes:
                 )
             data = path.read_bytes()
         except OSError as exc:
-            raise ImagingError(ImagingErrorCode.NOT_DICOM, f"cannot read {path.name}: {exc}") from exc
+            raise ImagingError(
+                ImagingErrorCode.NOT_DICOM, f"cannot read {path.name}: {exc}"
+            ) from exc
     else:
         data = source.read(limits.max_bytes + 1)
     if len(data) > limits.max_bytes:

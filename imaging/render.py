@@ -21,8 +21,13 @@ from imaging.voi import (
 _MAX_LUT_ENTRIES = 1 << 20
 
 
-def _values_to_u8(frame: Frame, stored: npt.NDArray[np.float64], window: Window | None,
-                  function: VoiFunction | None, invert: bool) -> U8Array:
+def _values_to_u8(
+    frame: Frame,
+    stored: npt.NDArray[np.float64],
+    window: Window | None,
+    function: VoiFunction | None,
+    invert: bool,
+) -> U8Array:
     """Modality LUT → VOI → presentation on stored values (shifted by ``frame.offset``)."""
     values = frame.modality.apply(stored + frame.offset)
     chosen = window if window is not None else frame.default_window
@@ -32,7 +37,9 @@ def _values_to_u8(frame: Frame, stored: npt.NDArray[np.float64], window: Window 
         lut = frame.voi_luts[0]
         unit = lut.apply(values) / lut.output_max
     else:
-        ends = frame.modality.apply(np.array([frame.offset, frame.offset + frame.stored_max], float))
+        ends = frame.modality.apply(
+            np.array([frame.offset, frame.offset + frame.stored_max], float)
+        )
         lo, hi = float(min(ends)), float(max(ends))
         unit = window_to_unit(values, minmax_window(lo, hi), VoiFunction.LINEAR)
     # MONOCHROME1 shows low values bright (C.7.6.3.1.2); Presentation LUT Shape INVERSE likewise
@@ -98,9 +105,7 @@ def render(
         lut = grey_lut(frame, window=window, voi_function=voi_function, invert=invert)
         img = np.take(lut, frame.pixels)
     else:
-        img = _values_to_u8(
-            frame, frame.pixels.astype(np.float64), window, voi_function, invert
-        )
+        img = _values_to_u8(frame, frame.pixels.astype(np.float64), window, voi_function, invert)
     if overlays and frame.overlays:
         img = img.copy() if img.base is not None or img is frame.pixels else img
         for overlay in frame.overlays:

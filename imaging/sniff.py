@@ -10,15 +10,15 @@ from __future__ import annotations
 import struct
 
 from pydicom.uid import (
-    UID,
     JPEG2000,
+    UID,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
+    JPEGLossless,
     JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
-    JPEGLossless,
     RLELossless,
 )
 
@@ -79,7 +79,7 @@ def sniff_encapsulated_syntax(pixel_data: bytes) -> UID | None:
     if frag[:4] == b"\xff\x4f\xff\x51" or frag[4:8] == b"jP  ":
         # COD segment: transformation 1 is the reversible 5/3 wavelet (ISO 15444-1 A.6.1).
         cod = frag.find(b"\xff\x52")
-        if 0 <= cod and cod + 13 < len(frag) and frag[cod + 13] == 1:
+        if cod >= 0 and cod + 13 < len(frag) and frag[cod + 13] == 1:
             return JPEG2000Lossless
         return JPEG2000
     if len(frag) >= 64:

@@ -47,7 +47,8 @@ class Lut:
         # Values below the first mapped value take the first entry, above the last the last
         # entry (PS3.3 C.11.1.1.1 and C.11.2.1.1).
         index = np.clip(np.floor(values) - self.first_mapped, 0, len(self.data) - 1)
-        return self.data[index.astype(np.intp)].astype(np.float64)
+        mapped: FloatArray = self.data[index.astype(np.intp)].astype(np.float64)
+        return mapped
 
     @property
     def output_max(self) -> float:
@@ -83,11 +84,13 @@ def window_to_unit(values: FloatArray, window: Window, function: VoiFunction) ->
     if function is VoiFunction.SIGMOID:
         if w <= 0:
             raise ImagingError(ImagingErrorCode.BAD_ARGUMENT, f"Window Width {w} must be > 0")
-        return np.asarray(1.0 / (1.0 + np.exp(-4.0 * (values - c) / w)), dtype=np.float64)
+        sigmoid: FloatArray = 1.0 / (1.0 + np.exp(-4.0 * (values - c) / w))
+        return sigmoid
     if function is VoiFunction.LINEAR_EXACT:
         if w <= 0:
             raise ImagingError(ImagingErrorCode.BAD_ARGUMENT, f"Window Width {w} must be > 0")
-        return np.clip((values - c) / w + 0.5, 0.0, 1.0)
+        exact: FloatArray = np.clip((values - c) / w + 0.5, 0.0, 1.0)
+        return exact
     if w < 1:
         # C.11.2.1.2.1: for LINEAR the width shall be ≥ 1.
         raise ImagingError(ImagingErrorCode.BAD_ARGUMENT, f"Window Width {w} must be ≥ 1")

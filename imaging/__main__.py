@@ -1,0 +1,7 @@
+"""Entry point for ``python -m imaging``."""
+
+import sys
+
+from imaging.cli import main
+
+sys.exit(main())
