@@ -8,8 +8,6 @@ and the de-identified series summary that may leave the site.
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Callable, Iterator
@@ -40,10 +38,10 @@ METHOD = "PS3.15 E.1-1 Basic Profile; Clean Descriptors Option"  # LO: ≤ 64 ch
 
 def keyed_uid_map(key: HandleKey | bytes) -> UidMap:
     """Consistent replacement UIDs under 2.25 (PS3.5 B.2), unlinkable without ``key``."""
-    secret = key._key if isinstance(key, HandleKey) else bytes(key)
+    keyed = key if isinstance(key, HandleKey) else HandleKey(bytes(key))
 
     def replace(uid: str) -> str:
-        mac = hmac.new(secret, b"uid:" + uid.encode("ascii", "replace"), hashlib.sha256).digest()
+        mac = keyed.mac(b"uid:" + uid.encode("ascii", "replace"))
         return f"2.25.{int.from_bytes(mac[:16], 'big')}"
 
     return replace
