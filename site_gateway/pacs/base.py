@@ -12,7 +12,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset, dcmread, dcmwrite
 from pydicom.uid import UID
 
 from site_gateway.pacs.errors import PacsError, PacsErrorCode
@@ -103,8 +103,11 @@ def order_instances(instances: list[InstanceRecord]) -> list[InstanceRecord]:
     )
 
 
-def check_instance(data: bytes, series_uid: str | None = None) -> tuple[str, Dataset]:
-    """Parse a received Part 10 object and check what retrieval relies on.
+def check_instance(data: bytes, series_uid: str | None = None) -> tuple[str, Dataset, bytes]:
+    """Parse a received object, check what retrieval relies on; returns (UID, dataset, Part 10).
+
+    The bytes come back as a Part 10 file even when the sender left out the preamble and file
+    meta (PS3.10 7.1), so the cache and the decoder see one format.
 
     Raises ``PacsError(MALFORMED_OBJECT)`` for bytes that do not parse, a missing or invalid SOP
     Instance UID, an object of another series, or native pixel data shorter than its header says.
@@ -122,7 +125,14 @@ def check_instance(data: bytes, series_uid: str | None = None) -> tuple[str, Dat
         raise PacsError(PacsErrorCode.MALFORMED_OBJECT, "object belongs to another series")
     if has_pixels:
         _check_native_pixels(ds)
-    return str(sop_uid), ds
+    if data[128:132] != b"DICM":
+        buffer = io.BytesIO()
+        try:
+            dcmwrite(buffer, with_file_meta(ds), enforce_file_format=True)
+        except Exception as exc:  # cannot be made a file: as malformed as it gets
+            raise PacsError(PacsErrorCode.MALFORMED_OBJECT, f"not encodable: {exc}") from exc
+        data = buffer.getvalue()
+    return str(sop_uid), ds, data
 
 
 def _check_native_pixels(ds: Dataset) -> None:
@@ -197,3 +207,28 @@ class Pacs(abc.ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def with_file_meta(dataset: Dataset) -> Dataset:
+    """A shallow copy of ``dataset`` with complete file meta (explicit VR LE unless it says)."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds = Dataset(dataset)
+    meta = FileMetaDataset(getattr(dataset, "file_meta", FileMetaDataset()))
+    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    if "TransferSyntaxUID" not in meta:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128  # PS3.10 7.1: some writers only add it when asked
+    return ds
+
+
+def require_storable(dataset: Dataset) -> None:
+    """Refuse to store an object without valid identifying UIDs (PS3.5 9.1; PS3.4 B.4.1.3)."""
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        if not is_valid_uid(str(dataset.get(keyword, ""))):
+            raise PacsError(
+                PacsErrorCode.MALFORMED_OBJECT, f"an object to store needs a valid {keyword}"
+            )

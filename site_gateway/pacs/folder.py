@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset, dcmread, dcmwrite
-from pydicom.dataset import FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRLittleEndian
 
 from site_gateway.pacs.base import (
     InstanceRecord,
@@ -35,6 +33,9 @@ from site_gateway.pacs.base import (
     StudyRecord,
     check_instance,
     is_valid_uid,
+    require_storable,
+    require_uid,
+    with_file_meta,
 )
 from site_gateway.pacs.errors import PacsError, PacsErrorCode
 
@@ -203,6 +204,7 @@ class FolderPacs(Pacs):
         ]
 
     async def find_series(self, study_uid: str) -> list[SeriesRecord]:
+        require_uid(study_uid, "study")
         rows = await asyncio.to_thread(
             self._query,
             "SELECT series_uid, max(modality), max(series_number), max(series_description), "
@@ -224,6 +226,8 @@ class FolderPacs(Pacs):
         ]
 
     async def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceRecord]:
+        require_uid(study_uid, "study")
+        require_uid(series_uid, "series")
         rows = await asyncio.to_thread(
             self._query,
             "SELECT sop_uid, sop_class_uid, instance_number, frames FROM files "
@@ -236,6 +240,8 @@ class FolderPacs(Pacs):
     async def retrieve_series(
         self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
     ) -> AsyncIterator[RetrievalItem]:
+        require_uid(study_uid, "study")
+        require_uid(series_uid, "series")
         rows = await asyncio.to_thread(
             self._query,
             "SELECT sop_uid, min(path) FROM files WHERE ok AND study_uid = ? AND series_uid = ? "
@@ -248,7 +254,7 @@ class FolderPacs(Pacs):
         for sop_uid, rel in rows:
             try:
                 data = await asyncio.to_thread((self.root / rel).read_bytes)
-                checked_uid, _ = check_instance(data, series_uid)
+                checked_uid, _, data = check_instance(data, series_uid)
                 if checked_uid != sop_uid:
                     raise PacsError(PacsErrorCode.MALFORMED_OBJECT, "file changed since indexed")
             except OSError as exc:
@@ -262,12 +268,10 @@ class FolderPacs(Pacs):
         await asyncio.to_thread(self._store, dataset)
 
     def _store(self, dataset: Dataset) -> None:
+        require_storable(dataset)
         row = _row_from_dataset(dataset)
-        if row is None or not is_valid_uid(str(dataset.get("SOPClassUID", ""))):
-            raise PacsError(
-                PacsErrorCode.MALFORMED_OBJECT,
-                "an object to store needs valid SOP Class, SOP Instance, Study and Series UIDs",
-            )
+        if row is None:
+            raise PacsError(PacsErrorCode.MALFORMED_OBJECT, "object identifiers are not valid")
         existing = self._query("SELECT 1 FROM files WHERE ok AND sop_uid = ?", (row[0],))
         if existing:
             return  # idempotent on SOP Instance UID, like a PACS that keeps the first copy
@@ -298,17 +302,10 @@ class FolderPacs(Pacs):
 
 
 def _encode(dataset: Dataset) -> bytes:
-    """The Part 10 bytes of ``dataset`` (explicit VR little endian unless it says otherwise)."""
-    ds = Dataset(dataset)  # shallow copy: file meta is added without touching the caller's
-    meta = FileMetaDataset(getattr(dataset, "file_meta", FileMetaDataset()))
-    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    if "TransferSyntaxUID" not in meta:
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
+    """The Part 10 bytes of ``dataset``."""
     buffer = io.BytesIO()
     try:
-        dcmwrite(buffer, ds, enforce_file_format=True)
+        dcmwrite(buffer, with_file_meta(dataset), enforce_file_format=True)
     except Exception as exc:  # pydicom cannot encode it: the object is at fault
         raise PacsError(PacsErrorCode.MALFORMED_OBJECT, f"object does not encode: {exc}") from exc
     return buffer.getvalue()

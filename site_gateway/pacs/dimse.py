@@ -1,0 +1,474 @@
+"""``dimse://CALLED_AE@host:port``: a PACS over DIMSE with pynetdicom.
+
+C-ECHO, C-FIND (study, series, image levels, Study Root, PS3.4 C.6.2), C-GET for retrieval (no
+inbound port), C-MOVE to our own storage SCP as an option, C-STORE for write-back. pynetdicom
+blocks, so each operation runs in a worker thread; received objects cross to the event loop one
+by one through a queue, so a caller sees the first slice while the rest is still arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydicom import Dataset
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+)
+
+from site_gateway.pacs.base import (
+    InstanceRecord,
+    Pacs,
+    RetrievalFailure,
+    RetrievalItem,
+    RetrievedInstance,
+    SeriesRecord,
+    StudyQuery,
+    StudyRecord,
+    check_instance,
+    order_instances,
+    require_storable,
+    require_uid,
+    with_file_meta,
+)
+from site_gateway.pacs.dimse_assoc import (
+    COMPRESSED,
+    STORAGE_CLASSES,
+    UNCOMPRESSED,
+    AssociationFactory,
+    AssociationPool,
+    DimseTimeouts,
+    PooledAssociation,
+    retrieve_contexts,
+    retrieve_roles,
+    store_contexts,
+)
+from site_gateway.pacs.errors import (
+    PacsError,
+    PacsErrorCode,
+    StatusClass,
+    classify_status,
+    status_error,
+)
+
+T = TypeVar("T")
+# PS3.4 B.2.3: "Error: cannot understand" — what we answer for an object we cannot use.
+STATUS_CANNOT_UNDERSTAND = 0xC000
+STATUS_OUT_OF_RESOURCES = 0xA700
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    try:
+        value = ds.get(keyword)
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(slots=True)
+class _Done:
+    error: PacsError | None
+
+
+class _SeriesSink:
+    """Receives the objects of one series retrieval (in a pynetdicom thread)."""
+
+    def __init__(self, series_uid: str, deliver: Callable[[RetrievalItem | _Done], None]) -> None:
+        self.series_uid = series_uid
+        self.deliver = deliver
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def accept(self, data: bytes, announced_uid: str | None) -> int:
+        try:
+            sop_uid, _, data = check_instance(data, self.series_uid)
+        except PacsError as exc:
+            self.deliver(RetrievalFailure(exc, announced_uid))
+            return STATUS_CANNOT_UNDERSTAND
+        with self.lock:
+            if sop_uid in self.seen:
+                return 0x0000  # the requested-first instance, sent again with the whole series
+            self.seen.add(sop_uid)
+        self.deliver(RetrievedInstance(sop_uid, data))
+        return 0x0000
+
+
+class DimsePacs(Pacs):
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        called_aet: str,
+        calling_aet: str = "RHINO",
+        timeouts: DimseTimeouts | None = None,
+        pool_size: int = 2,
+        retrieve: Literal["get", "move"] = "get",
+        move_aet: str | None = None,
+        move_port: int | None = None,
+        move_bind: str = "0.0.0.0",  # noqa: S104 — the PACS must reach the storage SCP
+    ) -> None:
+        self.timeouts = timeouts or DimseTimeouts()
+        self._factory = AssociationFactory(
+            host=host,
+            port=port,
+            called_aet=called_aet,
+            calling_aet=calling_aet,
+            timeouts=self.timeouts,
+        )
+        self._pool = AssociationPool(
+            self._factory, retrieve_contexts(), retrieve_roles(), size=pool_size
+        )
+        self._store_pools: dict[tuple[str, str], AssociationPool] = {}
+        self._retrieve = retrieve
+        if retrieve == "move" and move_port is None:
+            raise PacsError(PacsErrorCode.BAD_URL, "C-MOVE retrieval needs move_port")
+        self._move_aet = move_aet or calling_aet
+        self._move_address = (move_bind, move_port or 0)
+        self._move_server: Any = None
+        self._move_sinks: dict[str, _SeriesSink] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _with_association(
+        self, pool: AssociationPool, operation: Callable[[PooledAssociation], T]
+    ) -> T:
+        pooled, reused = pool.acquire()
+        healthy = False
+        try:
+            result = operation(pooled)
+            healthy = True
+            return result
+        except PacsError as exc:
+            # A pooled association may have been dropped by the PACS while idle; every operation
+            # here is idempotent (C-STORE included, on SOP Instance UID), so try once afresh.
+            if not (reused and exc.code is PacsErrorCode.CONNECTION_LOST):
+                raise
+        finally:
+            pool.release(pooled, healthy=healthy)
+        pooled, _ = pool.acquire()
+        healthy = False
+        try:
+            result = operation(pooled)
+            healthy = True
+            return result
+        finally:
+            pool.release(pooled, healthy=healthy)
+
+    def _responses(
+        self, pooled: PooledAssociation, responses: Iterator[tuple[Dataset, Any]], what: str
+    ) -> Iterator[tuple[int, Any]]:
+        """(status, identifier) pairs; an empty status means timeout or a lost association."""
+        for status, identifier in responses:
+            if "Status" not in status:
+                idle = time.monotonic() - pooled.state.last_activity
+                if idle >= self.timeouts.dimse * 0.9:
+                    raise PacsError(
+                        PacsErrorCode.TIMEOUT,
+                        f"{what}: no answer from the PACS in {self.timeouts.dimse:g} s",
+                    )
+                raise PacsError(PacsErrorCode.CONNECTION_LOST, f"{what}: association lost")
+            pooled.state.last_activity = time.monotonic()
+            yield int(status.Status), identifier
+
+    # -- echo and find -------------------------------------------------------------------------
+
+    async def echo(self) -> None:
+        def operation(pooled: PooledAssociation) -> None:
+            pooled.state.last_activity = time.monotonic()
+            status = pooled.assoc.send_c_echo()
+            for code, _ in self._responses(pooled, iter([(status, None)]), "C-ECHO"):
+                if classify_status(code) not in (StatusClass.SUCCESS, StatusClass.WARNING):
+                    raise status_error("C-ECHO", code)
+
+        await asyncio.to_thread(self._with_association, self._pool, operation)
+
+    def _find_blocking(self, identifier: Dataset) -> list[Dataset]:
+        def operation(pooled: PooledAssociation) -> list[Dataset]:
+            pooled.state.last_activity = time.monotonic()
+            matches: list[Dataset] = []
+            responses = pooled.assoc.send_c_find(
+                identifier, StudyRootQueryRetrieveInformationModelFind
+            )
+            for code, match in self._responses(pooled, responses, "C-FIND"):
+                kind = classify_status(code)
+                if kind is StatusClass.PENDING:
+                    if match is not None:
+                        matches.append(match)
+                elif kind in (StatusClass.SUCCESS, StatusClass.WARNING):
+                    return matches
+                else:
+                    raise status_error("C-FIND", code)
+            raise PacsError(PacsErrorCode.CONNECTION_LOST, "C-FIND ended without a final status")
+
+        return self._with_association(self._pool, operation)
+
+    async def _find(self, identifier: Dataset) -> list[Dataset]:
+        return await asyncio.to_thread(self._find_blocking, identifier)
+
+    async def find_studies(self, query: StudyQuery | None = None) -> list[StudyRecord]:
+        query = query or StudyQuery()
+        ident = Dataset()
+        ident.QueryRetrieveLevel = "STUDY"
+        ident.StudyInstanceUID = require_uid(query.study_uid, "study") if query.study_uid else ""
+        ident.PatientID = query.patient_id or ""
+        ident.AccessionNumber = query.accession_number or ""
+        ident.ModalitiesInStudy = query.modality or ""
+        for keyword in ("PatientName", "StudyDate", "StudyTime", "StudyDescription"):
+            setattr(ident, keyword, "")
+        ident.NumberOfStudyRelatedSeries = None
+        ident.NumberOfStudyRelatedInstances = None
+        # C-FIND has no limit: matches beyond it are read and dropped (PS3.4 C.4.1.2.3).
+        matches = (await self._find(ident))[: query.limit]
+        return [
+            StudyRecord(
+                study_uid=_text(m, "StudyInstanceUID"),
+                patient_id=_text(m, "PatientID"),
+                patient_name=_text(m, "PatientName"),
+                study_date=_text(m, "StudyDate"),
+                study_time=_text(m, "StudyTime"),
+                accession_number=_text(m, "AccessionNumber"),
+                study_description=_text(m, "StudyDescription"),
+                modalities=tuple(sorted(v for v in _text(m, "ModalitiesInStudy").split("\\") if v)),
+                number_of_series=_int(m, "NumberOfStudyRelatedSeries"),
+                number_of_instances=_int(m, "NumberOfStudyRelatedInstances"),
+            )
+            for m in matches
+        ]
+
+    async def find_series(self, study_uid: str) -> list[SeriesRecord]:
+        ident = Dataset()
+        ident.QueryRetrieveLevel = "SERIES"
+        ident.StudyInstanceUID = require_uid(study_uid, "study")
+        for keyword in ("SeriesInstanceUID", "Modality", "SeriesDescription", "BodyPartExamined"):
+            setattr(ident, keyword, "")
+        ident.SeriesNumber = None
+        ident.NumberOfSeriesRelatedInstances = None
+        records = [
+            SeriesRecord(
+                study_uid=study_uid,
+                series_uid=_text(m, "SeriesInstanceUID"),
+                modality=_text(m, "Modality"),
+                series_number=_int(m, "SeriesNumber"),
+                series_description=_text(m, "SeriesDescription"),
+                body_part=_text(m, "BodyPartExamined"),
+                number_of_instances=_int(m, "NumberOfSeriesRelatedInstances"),
+            )
+            for m in await self._find(ident)
+        ]
+        return sorted(records, key=lambda r: (r.series_number is None, r.series_number or 0))
+
+    async def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceRecord]:
+        ident = Dataset()
+        ident.QueryRetrieveLevel = "IMAGE"
+        ident.StudyInstanceUID = require_uid(study_uid, "study")
+        ident.SeriesInstanceUID = require_uid(series_uid, "series")
+        ident.SOPInstanceUID = ""
+        ident.SOPClassUID = ""
+        ident.InstanceNumber = None
+        ident.NumberOfFrames = None
+        return order_instances(
+            [
+                InstanceRecord(
+                    study_uid=study_uid,
+                    series_uid=series_uid,
+                    sop_uid=_text(m, "SOPInstanceUID"),
+                    sop_class_uid=_text(m, "SOPClassUID"),
+                    instance_number=_int(m, "InstanceNumber"),
+                    number_of_frames=_int(m, "NumberOfFrames"),
+                )
+                for m in await self._find(ident)
+            ]
+        )
+
+    # -- retrieval -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _identifier(study_uid: str, series_uid: str, sop_uid: str | None) -> Dataset:
+        ident = Dataset()
+        ident.QueryRetrieveLevel = "IMAGE" if sop_uid else "SERIES"
+        ident.StudyInstanceUID = study_uid
+        ident.SeriesInstanceUID = series_uid
+        if sop_uid:
+            ident.SOPInstanceUID = sop_uid
+        return ident
+
+    def _retrieve_blocking(
+        self, pooled: PooledAssociation, ident: Dataset, sink: _SeriesSink, what: str
+    ) -> int:
+        """Run one C-GET or C-MOVE to its final status; returns completed sub-operations."""
+        pooled.state.last_activity = time.monotonic()
+        if self._retrieve == "get":
+            pooled.state.store_sink = lambda event: sink.accept(
+                event.encoded_dataset(include_meta=True), str(event.request.AffectedSOPInstanceUID)
+            )
+            responses = pooled.assoc.send_c_get(ident, StudyRootQueryRetrieveInformationModelGet)
+        else:
+            responses = pooled.assoc.send_c_move(
+                ident, self._move_aet, StudyRootQueryRetrieveInformationModelMove
+            )
+        for code, _ in self._responses(pooled, responses, what):
+            kind = classify_status(code)
+            if kind is StatusClass.PENDING:
+                continue
+            # Warning B000 = some sub-operations failed: the caller sees which by what arrived.
+            if kind in (StatusClass.SUCCESS, StatusClass.WARNING):
+                return len(sink.seen)
+            raise status_error(what, code)
+        raise PacsError(PacsErrorCode.CONNECTION_LOST, f"{what} ended without a final status")
+
+    async def retrieve_series(
+        self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
+    ) -> AsyncIterator[RetrievalItem]:
+        require_uid(study_uid, "study")
+        require_uid(series_uid, "series")
+        if first_sop_uid is not None:
+            require_uid(first_sop_uid, "instance")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[RetrievalItem | _Done] = asyncio.Queue()
+
+        def deliver(item: RetrievalItem | _Done) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        sink = _SeriesSink(series_uid, deliver)
+        in_use: list[PooledAssociation] = []
+        what = "C-GET" if self._retrieve == "get" else "C-MOVE"
+
+        def operation(pooled: PooledAssociation) -> None:
+            in_use.append(pooled)
+            if first_sop_uid is not None:
+                ident = self._identifier(study_uid, series_uid, first_sop_uid)
+                try:
+                    self._retrieve_blocking(pooled, ident, sink, f"{what} (requested instance)")
+                except PacsError as exc:
+                    if exc.code is not PacsErrorCode.FAILURE_STATUS:
+                        raise
+                    sink.deliver(RetrievalFailure(exc, first_sop_uid))
+            ident = self._identifier(study_uid, series_uid, None)
+            try:
+                received = self._retrieve_blocking(pooled, ident, sink, what)
+            except PacsError as exc:
+                # Orthanc, like several PACSs, answers an unknown series with a permanent failure
+                # (0xC000) and no sub-operations: nothing to retry, the series is not there.
+                if sink.seen or exc.status_class is not StatusClass.PERMANENT:
+                    raise
+                raise PacsError(
+                    PacsErrorCode.NOT_FOUND, f"series not found ({exc.message})", status=exc.status
+                ) from exc
+            if received == 0:
+                raise PacsError(PacsErrorCode.NOT_FOUND, "the PACS sent no instance of the series")
+
+        def run() -> None:
+            try:
+                if self._retrieve == "move":
+                    self._register_move_sink(sink)
+                self._with_association(self._pool, operation)
+            except PacsError as exc:
+                sink.deliver(_Done(exc))
+            else:
+                sink.deliver(_Done(None))
+            finally:
+                self._move_sinks.pop(series_uid, None)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(run))
+        finished = False
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Done):
+                    finished = True
+                    if item.error is not None:
+                        raise item.error
+                    return
+                yield item
+        finally:
+            if not finished and in_use:
+                # The caller stopped listening: abort rather than let the PACS push the rest.
+                await asyncio.to_thread(in_use[-1].assoc.abort)
+            await asyncio.shield(worker)
+
+    # -- C-MOVE destination --------------------------------------------------------------------
+
+    def _register_move_sink(self, sink: _SeriesSink) -> None:
+        with self._lock:
+            if self._move_server is None:
+                ae = AE(ae_title=self._move_aet)
+                ae.maximum_pdu_size = 0
+                ae.dimse_timeout = self.timeouts.dimse
+                ae.network_timeout = self.timeouts.network
+                # Only the PACS we ask may push objects to us.
+                ae.require_calling_aet = [self._factory.called_aet]
+                for sop_class in STORAGE_CLASSES:
+                    ae.add_supported_context(sop_class, [*UNCOMPRESSED, *COMPRESSED])
+                self._move_server = ae.start_server(
+                    self._move_address,
+                    block=False,
+                    evt_handlers=[(evt.EVT_C_STORE, self._on_move_store)],
+                )
+            if sink.series_uid in self._move_sinks:
+                raise PacsError(
+                    PacsErrorCode.FAILURE_STATUS, "this series is already being moved here"
+                )
+            self._move_sinks[sink.series_uid] = sink
+
+    def _on_move_store(self, event: Any) -> int:
+        data = event.encoded_dataset(include_meta=True)
+        try:
+            _, ds, data = check_instance(data)
+        except PacsError:
+            return STATUS_CANNOT_UNDERSTAND
+        sink = self._move_sinks.get(str(ds.get("SeriesInstanceUID", "")))
+        if sink is None:
+            return STATUS_OUT_OF_RESOURCES  # nobody asked for this object: refuse it
+        return sink.accept(data, str(ds.SOPInstanceUID))
+
+    # -- write-back ----------------------------------------------------------------------------
+
+    async def store(self, dataset: Dataset) -> None:
+        require_storable(dataset)
+        ds = with_file_meta(dataset)
+        key = (str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID))
+        with self._lock:
+            pool = self._store_pools.get(key)
+            if pool is None:
+                pool = AssociationPool(self._factory, store_contexts(*key), size=1)
+                self._store_pools[key] = pool
+
+        def operation(pooled: PooledAssociation) -> None:
+            pooled.state.last_activity = time.monotonic()
+            try:
+                status = pooled.assoc.send_c_store(ds)
+            except ValueError as exc:  # pynetdicom: no context fits, or the dataset won't encode
+                raise PacsError(PacsErrorCode.MALFORMED_OBJECT, f"C-STORE refused: {exc}") from exc
+            for code, _ in self._responses(pooled, iter([(status, None)]), "C-STORE"):
+                if classify_status(code) not in (StatusClass.SUCCESS, StatusClass.WARNING):
+                    raise status_error("C-STORE", code)
+
+        await asyncio.to_thread(self._with_association, pool, operation)
+
+    async def aclose(self) -> None:
+        def close() -> None:
+            self._pool.close()
+            for pool in self._store_pools.values():
+                pool.close()
+            if self._move_server is not None:
+                self._move_server.shutdown()
+
+        await asyncio.to_thread(close)
