@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.pixels.decoders.base import get_decoder
+from pydicom.pixels.decoders.base import Decoder, get_decoder
 from pydicom.uid import UID
 
 from imaging.attrs import check_pixel_limits, frames_of, int_value, require_int
 from imaging.color import to_rgb8
 from imaging.errors import ImagingError, ImagingErrorCode
 from imaging.frame_attrs import FrameAttributes, frame_attributes
+from imaging.jpegfix import SEQUENTIAL, repaired_single_frame
 from imaging.limits import DEFAULT_LIMITS, Limits
 from imaging.overlays import Overlay, overlays_of
 from imaging.voi import Lut, ModalityTransform, VoiFunction, Window
@@ -97,17 +99,28 @@ def _decode_array(ds: Dataset, index: int) -> tuple[np.ndarray, str]:
             f"no installed plugin decodes {syntax.name}; install pylibjpeg-libjpeg, "
             "pylibjpeg-openjpeg, pylibjpeg-rle or pyjpegls",
         )
+    work = _pixel_module(ds)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr, meta = decoder.as_array(_pixel_module(ds), index=index, as_rgb=True)  # type: ignore[arg-type]
-    except ImagingError:
-        raise
+        arr, meta = _as_array(decoder, work, index)
     except Exception as exc:  # codecs raise ValueError, RuntimeError, OSError, …
-        raise ImagingError(
-            ImagingErrorCode.DECODE_FAILED, f"Pixel Data frame {index + 1}: {exc}"
-        ) from exc
+        if syntax not in SEQUENTIAL:
+            raise ImagingError(
+                ImagingErrorCode.DECODE_FAILED, f"Pixel Data frame {index + 1}: {exc}"
+            ) from exc
+        try:
+            arr, meta = _as_array(decoder, repaired_single_frame(work, index, frames_of(ds)), 0)
+        except Exception as again:
+            raise ImagingError(
+                ImagingErrorCode.DECODE_FAILED, f"Pixel Data frame {index + 1}: {again}"
+            ) from exc
     return arr, str(meta.get("photometric_interpretation", ""))
+
+
+def _as_array(decoder: Decoder, work: Dataset, index: int) -> tuple[np.ndarray, dict[str, Any]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arr, meta = decoder.as_array(work, index=index, as_rgb=True)  # type: ignore[arg-type]
+    return arr, dict(meta)
 
 
 def decode_frame(ds: Dataset, index: int, *, limits: Limits = DEFAULT_LIMITS) -> Frame:
