@@ -35,12 +35,12 @@ def create_roles(apps: Any, schema_editor: Any) -> None:
 
 def add_trigger(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_CREATE)
+        schema_editor.execute(PG_CREATE, params=None)
 
 
 def drop_trigger(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_DROP)
+        schema_editor.execute(PG_DROP, params=None)
 
 
 class Migration(migrations.Migration):
