@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -67,6 +68,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         return Response(error_body(ErrorCode.INVALID, "Invalid data.", fields), status=400)
+    if isinstance(exc, RequestDataTooBig):  # Django's own cap, hit when the body was read early
+        return Response(
+            error_body(
+                ErrorCode.BODY_TOO_LARGE, "The request body is larger than this endpoint accepts."
+            ),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -21,7 +23,7 @@ def chain(db, django_capture_on_commit_callbacks) -> list[AuditEvent]:
     return events
 
 
-def _raw(sql: str, params: list[object]) -> None:
+def _raw(sql: str, params: list[Any]) -> None:
     """Tamper as a database owner would: bypass the ORM and, on PostgreSQL, the append-only trigger."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -45,7 +47,10 @@ def test_edit_is_detected_at_the_edited_event(chain) -> None:
 
 
 def test_detail_edit_is_detected(chain) -> None:
-    _raw("UPDATE annotations_auditevent SET outcome = %s WHERE seq = %s", [int(AuditOutcome.MINOR_FAILURE), 7])
+    _raw(
+        "UPDATE annotations_auditevent SET outcome = %s WHERE seq = %s",
+        [int(AuditOutcome.MINOR_FAILURE), 7],
+    )
     assert audit_verify_chain().first_bad_seq == 7
 
 
@@ -86,9 +91,13 @@ def test_audit_verify_command_exits_non_zero_and_names_the_event(chain, capsys) 
 
 
 def test_an_event_rolls_back_with_the_change_it_describes(db) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record(actor=None, action="test.event")
-        raise RuntimeError("the change failed")
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            audit_record(actor=None, action="test.event")
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
     assert not AuditEvent.objects.exists()
     assert audit_verify_chain().ok
 

@@ -11,7 +11,16 @@ import pytest
 from annotations.models import Project, Site
 from tests.annotations.conftest import SCHEMA_ENTRIES, World, series_handle
 
-ROLES = ["admin", "lead", "annotator", "other_annotator", "auditor", "custodian", "outsider", "anonymous"]
+ROLES = [
+    "admin",
+    "lead",
+    "annotator",
+    "other_annotator",
+    "auditor",
+    "custodian",
+    "outsider",
+    "anonymous",
+]
 
 Path = Callable[[World], str]
 Body = Callable[[World], Any]
@@ -42,7 +51,13 @@ def fresh_project(w: World) -> str:
 
 
 EVERYONE_200 = dict.fromkeys(ROLES[:-1], 200)
-PROJECT_VIEWERS = {"admin": 200, "auditor": 200, "lead": 200, "annotator": 200, "other_annotator": 200}
+PROJECT_VIEWERS = {
+    "admin": 200,
+    "auditor": 200,
+    "lead": 200,
+    "annotator": 200,
+    "other_annotator": 200,
+}
 FORBIDDEN_TO_VIEWERS = {"auditor": 403, "annotator": 403, "other_annotator": 403}
 
 CASES = [
@@ -135,5 +150,7 @@ def test_invisible_and_missing_objects_answer_identically(world: World, api) -> 
     missing = client.get("/api/projects/987654/")
     garbage = client.get("/api/projects/not-a-number/")
     huge = client.get(f"/api/projects/{2**70}/")
-    assert hidden.status_code == missing.status_code == garbage.status_code == huge.status_code == 404
+    assert (
+        hidden.status_code == missing.status_code == garbage.status_code == huge.status_code == 404
+    )
     assert hidden.json() == missing.json() == garbage.json() == huge.json()

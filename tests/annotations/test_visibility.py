@@ -13,15 +13,25 @@ from annotations.models import LabelSchema, Project, Site, Task, User
 from tests.annotations.conftest import series_handle
 
 N_PROJECTS, N_SITES, N_TASKS = 3, 3, 4
-PROJECT_PERMS = ["view_project", "manage_project", "change_project"]  # change_: irrelevant, must not leak
+PROJECT_PERMS = [
+    "view_project",
+    "manage_project",
+    "change_project",
+]  # change_: irrelevant, must not leak
 SITE_PERMS = ["view_site", "administer_site", "change_site"]
 TASK_PERMS = ["view_task", "annotate_task", "review_task", "change_task"]
 
 grants = st.fixed_dictionaries(
     {
-        "projects": st.lists(st.tuples(st.integers(0, N_PROJECTS - 1), st.sampled_from(PROJECT_PERMS)), max_size=4),
-        "sites": st.lists(st.tuples(st.integers(0, N_SITES - 1), st.sampled_from(SITE_PERMS)), max_size=4),
-        "tasks": st.lists(st.tuples(st.integers(0, N_TASKS - 1), st.sampled_from(TASK_PERMS)), max_size=4),
+        "projects": st.lists(
+            st.tuples(st.integers(0, N_PROJECTS - 1), st.sampled_from(PROJECT_PERMS)), max_size=4
+        ),
+        "sites": st.lists(
+            st.tuples(st.integers(0, N_SITES - 1), st.sampled_from(SITE_PERMS)), max_size=4
+        ),
+        "tasks": st.lists(
+            st.tuples(st.integers(0, N_TASKS - 1), st.sampled_from(TASK_PERMS)), max_size=4
+        ),
     }
 )
 
@@ -35,19 +45,28 @@ def _build() -> tuple[list[Project], list[Site], list[Task]]:
         schema = LabelSchema.objects.create(project=project, version=1)
         if i < N_TASKS:
             tasks.append(
-                Task.objects.create(project=project, site=sites[i], series_handle=series_handle(), label_schema=schema)
+                Task.objects.create(
+                    project=project,
+                    site=sites[i],
+                    series_handle=series_handle(),
+                    label_schema=schema,
+                )
             )
     tasks.append(
         Task.objects.create(
-            project=projects[0], site=sites[0], series_handle=series_handle(),
+            project=projects[0],
+            site=sites[0],
+            series_handle=series_handle(),
             label_schema=projects[0].label_schemas.get(),
-        )  # fmt: skip
+        )
     )
     return projects, sites, tasks
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(matrix=grants)
 def test_lists_show_exactly_what_the_grants_allow(matrix: dict[str, Any], api) -> None:
     from django.db import transaction
@@ -62,17 +81,25 @@ def test_lists_show_exactly_what_the_grants_allow(matrix: dict[str, Any], api) -
         for index, perm in matrix["tasks"]:
             assign_perm(f"annotations.{perm}", user, tasks[index])
 
-        visible_projects = {projects[i].pk for i, p in matrix["projects"] if p in {"view_project", "manage_project"}}
+        visible_projects = {
+            projects[i].pk for i, p in matrix["projects"] if p in {"view_project", "manage_project"}
+        }
         managed = {projects[i].pk for i, p in matrix["projects"] if p == "manage_project"}
-        visible_sites = {sites[i].pk for i, p in matrix["sites"] if p in {"view_site", "administer_site"}}
-        visible_sites |= set(Site.objects.filter(projects__in=visible_projects).values_list("pk", flat=True))
+        visible_sites = {
+            sites[i].pk for i, p in matrix["sites"] if p in {"view_site", "administer_site"}
+        }
+        visible_sites |= set(
+            Site.objects.filter(projects__in=visible_projects).values_list("pk", flat=True)
+        )
         visible_tasks = {tasks[i].pk for i, p in matrix["tasks"] if p != "change_task"}
         visible_tasks |= {t.pk for t in tasks if t.project_id in managed}
 
         client = api(user)
         assert {p["id"] for p in client.get("/api/projects/").json()} == visible_projects
         assert {s["id"] for s in client.get("/api/sites/").json()} == visible_sites
-        assert {t["id"] for t in client.get("/api/tasks/?page_size=200").json()["results"]} == visible_tasks
+        assert {
+            t["id"] for t in client.get("/api/tasks/?page_size=200").json()["results"]
+        } == visible_tasks
         for task in tasks:
             status = client.get(f"/api/tasks/{task.pk}/").status_code
             assert status == (200 if task.pk in visible_tasks else 404)
