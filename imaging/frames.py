@@ -144,6 +144,11 @@ def decode_frame(ds: Dataset, index: int, *, limits: Limits = DEFAULT_LIMITS) ->
             ImagingErrorCode.MISSING_ATTRIBUTE, "Photometric Interpretation is required"
         )
     syntax = UID(ds.file_meta.TransferSyntaxUID)
+    if not syntax.is_transfer_syntax:
+        raise ImagingError(
+            ImagingErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"Transfer Syntax UID (0002,0010) {str(syntax)[:64]!r} is not a transfer syntax",
+        )
     if not syntax.is_encapsulated:
         expected = _expected_native_bytes(ds, photometric) * frames
         actual = len(ds.PixelData)

@@ -151,6 +151,11 @@ def read_dataset(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Dataset:
     data = _read_source(source, limits)
     if len(data) < 8:
         raise ImagingError(ImagingErrorCode.NOT_DICOM, f"only {len(data)} bytes")
+    bounds = _meta_bounds(data)
+    if bounds is not None and bounds[0] != 132:
+        # A meta group without the 128-byte preamble (with or without "DICM"): restore the
+        # PS3.10 header so the parser sees a normal file.
+        data = b"\x00" * 128 + (b"" if bounds[0] == 4 else b"DICM") + data
     original_syntax = _syntax_of(data)
     if original_syntax == DeflatedExplicitVRLittleEndian:
         bounds = _meta_bounds(data)
@@ -197,7 +202,7 @@ def _ensure_transfer_syntax(ds: Dataset, original: UID | None) -> None:
     if "TransferSyntaxUID" in ds.file_meta and ds.file_meta.TransferSyntaxUID:
         return
     implicit, little = ds.original_encoding
-    pixel = ds.get("PixelData") if "PixelData" in ds else None
+    pixel = ds.get("PixelData", None)
     if pixel is not None and getattr(pixel, "is_undefined_length", False):
         sniffed = sniff_encapsulated_syntax(bytes(pixel.value))
         if sniffed is None:
