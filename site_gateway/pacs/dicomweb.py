@@ -91,6 +91,9 @@ class DicomWebPacs(Pacs):
         self._client = DICOMwebClient(
             self.url, session=self._session, headers=headers, timeout=self._timeout
         )
+        # dicomweb-client retries every exception 5 times with exponential back-off (~35 s for
+        # a hung server); retry policy belongs to our callers, who know whether to wait.
+        self._client.set_http_retry_params(retry=False)
 
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:

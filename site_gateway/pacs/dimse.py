@@ -367,7 +367,7 @@ class DimsePacs(Pacs):
             except PacsError as exc:
                 # Orthanc, like several PACSs, answers an unknown series with a permanent failure
                 # (0xC000) and no sub-operations: nothing to retry, the series is not there.
-                if sink.seen or exc.status_class is not StatusClass.PERMANENT:
+                if sink.seen or exc.status is None or not 0xC000 <= exc.status <= 0xCFFF:
                     raise
                 raise PacsError(
                     PacsErrorCode.NOT_FOUND, f"series not found ({exc.message})", status=exc.status

@@ -6,6 +6,7 @@ Every test here runs against each adapter (the ``pacs`` fixture is parametrized)
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -140,4 +141,4 @@ async def test_store_refuses_an_object_with_hostile_uids(pacs: Pacs, tmp_path: P
     with pytest.raises(PacsError) as caught:
         await pacs.store(ds)
     assert caught.value.code is PacsErrorCode.MALFORMED_OBJECT
-    assert list(tmp_path.iterdir()) == []
+    assert not await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
