@@ -41,20 +41,26 @@ def render_all_or_error(source: bytes | Path, limits: Limits | None = None) -> i
     try:
         ds = read_dataset(source, limits=limits) if limits else read_dataset(source)
         frames = frame_count(ds)
-        for index in range(min(frames, 3)):
-            img = render(decode_frame(ds, index))
-            assert img.dtype == np.uint8
-        return frames
+        images = [render(decode_frame(ds, index)) for index in range(min(frames, 3))]
     except ImagingError as exc:
-        assert isinstance(exc.code, ImagingErrorCode)
-        assert exc.message
+        error: ImagingError | None = exc
+    else:
+        error = None
+        assert all(img.dtype == np.uint8 for img in images)
+    if error is not None:
+        assert isinstance(error.code, ImagingErrorCode)
+        assert error.message
         return -1
+    return frames
 
 
 def _code(source: bytes | Path, limits: Limits | None = None) -> ImagingErrorCode:
-    with pytest.raises(ImagingError) as err:
+    def read_and_decode() -> None:
         ds = read_dataset(source, limits=limits) if limits else read_dataset(source)
         decode_frame(ds, 0)
+
+    with pytest.raises(ImagingError) as err:
+        read_and_decode()
     return err.value.code
 
 
