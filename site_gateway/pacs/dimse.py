@@ -9,6 +9,7 @@ by one through a queue, so a caller sees the first slice while the rest is still
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -94,8 +95,11 @@ class _SeriesSink:
         self.deliver = deliver
         self.seen: set[str] = set()
         self.lock = threading.Lock()
+        self.cancelled = threading.Event()
 
     def accept(self, data: bytes, announced_uid: str | None) -> int:
+        if self.cancelled.is_set():
+            return 0x0000  # arrived after the C-CANCEL crossed it: accepted and dropped
         try:
             sop_uid, _, data = check_instance(data, self.series_uid)
         except PacsError as exc:
@@ -331,6 +335,8 @@ class DimsePacs(Pacs):
             # Warning B000 = some sub-operations failed: the caller sees which by what arrived.
             if kind in (StatusClass.SUCCESS, StatusClass.WARNING):
                 return len(sink.seen)
+            if kind is StatusClass.CANCEL and sink.cancelled.is_set():
+                return len(sink.seen)
             raise status_error(what, code)
         raise PacsError(PacsErrorCode.CONNECTION_LOST, f"{what} ended without a final status")
 
@@ -361,6 +367,8 @@ class DimsePacs(Pacs):
                     if exc.code is not PacsErrorCode.FAILURE_STATUS:
                         raise
                     sink.deliver(RetrievalFailure(exc, first_sop_uid))
+            if sink.cancelled.is_set():
+                return
             ident = self._identifier(study_uid, series_uid, None)
             try:
                 received = self._retrieve_blocking(pooled, ident, sink, what)
@@ -399,10 +407,32 @@ class DimsePacs(Pacs):
                     return
                 yield item
         finally:
-            if not finished and in_use:
-                # The caller stopped listening: abort rather than let the PACS push the rest.
-                await asyncio.to_thread(in_use[-1].assoc.abort)
+            if not finished:
+                await self._stop_retrieval(sink, in_use, worker)
+
+    async def _stop_retrieval(
+        self, sink: _SeriesSink, in_use: list[PooledAssociation], worker: asyncio.Future[None]
+    ) -> None:
+        """The caller stopped listening: C-CANCEL (PS3.7 9.3.3.3), and abort if that is ignored."""
+        sink.cancelled.set()
+        if not in_use:
             await asyncio.shield(worker)
+            return
+        pooled = in_use[-1]
+        model = (
+            StudyRootQueryRetrieveInformationModelGet
+            if self._retrieve == "get"
+            else StudyRootQueryRetrieveInformationModelMove
+        )
+        # If the association is already gone there is nothing to cancel.
+        with contextlib.suppress(ValueError, RuntimeError, AttributeError):
+            await asyncio.to_thread(pooled.assoc.send_c_cancel, 1, None, model)
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), timeout=2.0)
+        except TimeoutError:
+            # pynetdicom does not wake a waiting C-GET on abort; the worker thread ends at the
+            # DIMSE timeout on its own, holding nothing we need.
+            await asyncio.to_thread(pooled.assoc.abort)
 
     # -- C-MOVE destination --------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,9 +224,14 @@ async def test_stopping_early_aborts_the_retrieval_cleanly(
     orthanc: OrthancServer, demo: DemoData
 ) -> None:
     async with open_pacs(orthanc.dimse_url(SCU_AET)) as pacs:
-        async for _ in pacs.retrieve_series(demo.site.study_uid, demo.site.series_uid):
-            break
+        started = time.monotonic()
+        stream = pacs.retrieve_series(demo.site.study_uid, demo.site.series_uid)
+        async with contextlib.aclosing(stream):
+            async for _ in stream:
+                break
+        assert time.monotonic() - started < 3
         await pacs.echo()  # the adapter is still usable afterwards
+        assert len(await pacs.find_instances(demo.site.study_uid, demo.site.series_uid)) > 1
 
 
 def test_timeouts_have_sane_defaults() -> None:
