@@ -45,6 +45,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["project_id", "-seq"], name="audit_project_seq"),
             models.Index(fields=["site_id", "-seq"], name="audit_site_seq"),
             models.Index(fields=["object_type", "object_id", "-seq"], name="audit_object_seq"),
+            # The audit console (issue 9) filters by actor name (deleted users keep theirs) and by
+            # outcome (security alerts); full-text search is a PostgreSQL GIN index (migration 0003).
+            models.Index(fields=["actor_name", "-seq"], name="audit_actor_name_seq"),
+            models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq"),
         ]
 
     def __str__(self) -> str:
