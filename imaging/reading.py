@@ -202,7 +202,8 @@ def _ensure_transfer_syntax(ds: Dataset, original: UID | None) -> None:
     if "TransferSyntaxUID" in ds.file_meta and ds.file_meta.TransferSyntaxUID:
         return
     implicit, little = ds.original_encoding
-    pixel = ds.data_element("PixelData")  # the element (its length), not its value
+    # The element (for its undefined length), not its value.
+    pixel = ds.data_element("PixelData") if "PixelData" in ds else None
     if pixel is not None and getattr(pixel, "is_undefined_length", False):
         sniffed = sniff_encapsulated_syntax(bytes(pixel.value))
         if sniffed is None:

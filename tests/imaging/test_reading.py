@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
@@ -246,7 +247,7 @@ def test_frame_out_of_range_and_no_pixel_data() -> None:
 
 def test_unknown_transfer_syntax_is_unsupported() -> None:
     ds = pydicom.dcmread(TEST_FILES / "MR_small_RLE.dcm")
-    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2: no decoder installed
+    ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.100")  # MPEG2: no decoder here
     fp = DicomBytesIO()
     ds.save_as(fp, enforce_file_format=True)
     assert _code(bytes(fp.getvalue())) is ImagingErrorCode.UNSUPPORTED_TRANSFER_SYNTAX
