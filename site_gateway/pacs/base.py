@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from pydicom import Dataset, dcmread, dcmwrite
@@ -188,7 +188,7 @@ class Pacs(abc.ABC):
     @abc.abstractmethod
     def retrieve_series(
         self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
-    ) -> AsyncIterator[RetrievalItem]:
+    ) -> AsyncGenerator[RetrievalItem, None]:
         """Stream a series instance by instance, ``first_sop_uid`` first if given.
 
         A malformed object becomes a ``RetrievalFailure`` and the stream goes on; a failure of the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
 
 import requests
@@ -215,7 +215,7 @@ class DicomWebPacs(Pacs):
 
     async def retrieve_series(
         self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
-    ) -> AsyncIterator[RetrievalItem]:
+    ) -> AsyncGenerator[RetrievalItem, None]:
         base = (
             f"studies/{require_uid(study_uid, 'study')}/series/{require_uid(series_uid, 'series')}"
         )

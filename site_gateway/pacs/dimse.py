@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -342,7 +342,7 @@ class DimsePacs(Pacs):
 
     async def retrieve_series(
         self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
-    ) -> AsyncIterator[RetrievalItem]:
+    ) -> AsyncGenerator[RetrievalItem, None]:
         require_uid(study_uid, "study")
         require_uid(series_uid, "series")
         if first_sop_uid is not None:

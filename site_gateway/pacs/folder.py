@@ -15,7 +15,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,7 @@ class FolderPacs(Pacs):
 
     async def retrieve_series(
         self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
-    ) -> AsyncIterator[RetrievalItem]:
+    ) -> AsyncGenerator[RetrievalItem, None]:
         require_uid(study_uid, "study")
         require_uid(series_uid, "series")
         rows = await asyncio.to_thread(

@@ -10,7 +10,7 @@ from typing import Any
 from pydicom import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
-from pynetdicom.sop_class import (
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     CTImageStorage,
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
@@ -72,7 +72,8 @@ class FakePacs:
 
     def stop(self) -> None:
         self.release.set()
-        self.server.shutdown()
+        if self.server is not None:
+            self.server.shutdown()
 
 
 class SilentServer:
