@@ -83,9 +83,15 @@ def frames_of(ds: Dataset) -> int:
     return frames
 
 
-def check_pixel_limits(ds: Dataset, limits: Limits) -> None:
-    """Refuse, from the attributes alone, an object whose pixels would exceed the caps."""
+def check_pixel_limits(ds: Dataset, limits: Limits, *, declared_only: bool = False) -> None:
+    """Refuse, from the attributes alone, an object whose pixels would exceed the caps.
+
+    With ``declared_only`` (on read) an object missing its Image Pixel attributes passes: its
+    metadata is still useful, and decoding will name what is missing.
+    """
     if not has_pixels(ds):
+        return
+    if declared_only and (int_value(ds, "Rows") is None or int_value(ds, "Columns") is None):
         return
     rows = require_int(ds, "Rows")
     columns = require_int(ds, "Columns")

@@ -16,6 +16,7 @@ from pydicom._uid_dict import UID_dictionary
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from imaging.attrs import float_list, frames_of, get_value, int_value
@@ -77,8 +78,8 @@ def _strings(elem: DataElement) -> list[str]:
     value = elem.value
     if value is None:
         return []
-    iterable = hasattr(value, "__iter__") and not isinstance(value, str | bytes)
-    values = list(value) if iterable else [value]
+    # Multi-valued elements hold a MultiValue; a PersonName is one value (not its characters).
+    values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
     return [str(v) for v in values if v is not None]
 
 

@@ -163,7 +163,7 @@ def read_dataset(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Dataset:
         data = _undeflate(data, bounds[1], limits)
     ds = _parse(data)
     _ensure_transfer_syntax(ds, original_syntax)
-    check_pixel_limits(ds, limits)
+    check_pixel_limits(ds, limits, declared_only=True)
     return ds
 
 

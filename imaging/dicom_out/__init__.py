@@ -1,0 +1,64 @@
+"""Write-back DICOM objects: SR (TID 1500), SEG and KOS built at the site, and read back.
+
+Pure library (pydicom, highdicom, numpy). See docs/writeback-objects.md.
+"""
+
+from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
+from imaging.dicom_out.model import (
+    Angle,
+    Annotation,
+    Classification,
+    ClassificationLevel,
+    CodedLabel,
+    Concept,
+    Ellipse,
+    Freehand,
+    ImageRef,
+    InstanceRef,
+    LabelKind,
+    Length,
+    MaskPlane,
+    Point,
+    Polygon,
+    Provenance,
+    Rectangle,
+    SegmentMask,
+    SelectedSeries,
+    SelectionDecision,
+    SelectionReason,
+    SourceImage,
+    Superseded,
+)
+from imaging.dicom_out.sr import build_measurement_report
+from imaging.dicom_out.uids import derive_uid, tracking_uid_for
+
+__all__ = [
+    "Angle",
+    "Annotation",
+    "Classification",
+    "ClassificationLevel",
+    "CodedLabel",
+    "Concept",
+    "Ellipse",
+    "Freehand",
+    "ImageRef",
+    "InstanceRef",
+    "LabelKind",
+    "Length",
+    "MaskPlane",
+    "Point",
+    "Polygon",
+    "Provenance",
+    "Rectangle",
+    "SegmentMask",
+    "SelectedSeries",
+    "SelectionDecision",
+    "SelectionReason",
+    "SourceImage",
+    "Superseded",
+    "WritebackError",
+    "WritebackErrorCode",
+    "build_measurement_report",
+    "derive_uid",
+    "tracking_uid_for",
+]

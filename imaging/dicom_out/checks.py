@@ -1,0 +1,76 @@
+"""Checks that need the source images: run by every builder before anything is built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
+from imaging.dicom_out.model import ImageRef, Point2D, SourceImage
+
+E = WritebackErrorCode
+
+
+def index_sources(sources: Sequence[SourceImage]) -> dict[str, SourceImage]:
+    """Sources by SOP Instance UID; all of one study, each given once."""
+    if isinstance(sources, SourceImage) or not sources:
+        raise WritebackError(
+            E.UNKNOWN_SOURCE, "sources must be a non-empty sequence of SourceImage"
+        )
+    index: dict[str, SourceImage] = {}
+    for source in sources:
+        if not isinstance(source, SourceImage):
+            raise WritebackError(E.UNKNOWN_SOURCE, "every source must be a SourceImage")
+        if source.sop_instance_uid in index:
+            raise WritebackError(E.DUPLICATE, f"source {source.sop_instance_uid} given twice")
+        index[source.sop_instance_uid] = source
+    studies = {s.study_instance_uid for s in index.values()}
+    if len(studies) != 1:
+        # One write-back object files under one study (PS3.3 C.7.2.1 General Study).
+        raise WritebackError(
+            E.MIXED_SOURCES,
+            f"sources span {len(studies)} studies; one object references images of one study",
+        )
+    return index
+
+
+def resolve(image: ImageRef, index: dict[str, SourceImage]) -> SourceImage:
+    """The source an ``ImageRef`` names, with its frame number checked (PS3.3 C.7.6.6)."""
+    source = index.get(image.sop_instance_uid)
+    if source is None:
+        raise WritebackError(
+            E.UNKNOWN_SOURCE, f"image {image.sop_instance_uid} is not among the given sources"
+        )
+    if source.is_multiframe:
+        if image.frame_number is None or image.frame_number > source.number_of_frames:
+            raise WritebackError(
+                E.FRAME_OUT_OF_RANGE,
+                f"image {image.sop_instance_uid} has "
+                f"{source.number_of_frames} frames; give a frame number 1.."
+                f"{source.number_of_frames}, got {image.frame_number}",
+            )
+    elif image.frame_number not in (None, 1):
+        raise WritebackError(
+            E.FRAME_OUT_OF_RANGE,
+            f"image {image.sop_instance_uid} is a "
+            f"single-frame instance; frame number {image.frame_number} is invalid",
+        )
+    return source
+
+
+def check_inside(points: Iterable[Point2D], source: SourceImage, what: str) -> None:
+    """Every point within [0, Columns] × [0, Rows] (SCOORD image coordinates, C.18.6.1.1)."""
+    for x, y in points:
+        if not (0.0 <= x <= source.columns and 0.0 <= y <= source.rows):
+            raise WritebackError(
+                E.OUT_OF_BOUNDS,
+                f"{what}: point ({x}, {y}) lies outside the "
+                f"image (0..{source.columns}, 0..{source.rows})",
+            )
+
+
+def check_unique(uids: Iterable[str], what: str) -> None:
+    seen: set[str] = set()
+    for uid in uids:
+        if uid in seen:
+            raise WritebackError(E.DUPLICATE, f"{what} uid {uid!r} occurs twice")
+        seen.add(uid)

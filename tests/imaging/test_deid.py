@@ -1,0 +1,154 @@
+"""De-identification: PS3.15 E.1-1 basic profile + clean descriptors, including nested and private
+data; property-tested with PHI planted in sequences, private tags and free text."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from imaging import HandleKey, deidentify, keyed_uid_map, read_dataset, series_summary
+from imaging.deid import clean_text
+from imaging.deid_table import ACTIONS, Action
+from tests.imaging.builders import TEST_FILES, ct_dataset
+
+WORD = st.text(alphabet=string.ascii_uppercase, min_size=6, max_size=12)
+IDENT = st.text(alphabet=string.ascii_uppercase + string.digits, min_size=7, max_size=10).filter(
+    lambda s: any(c.isalpha() for c in s)
+)
+DATE = st.dates().map(lambda d: d.strftime("%Y%m%d"))
+
+
+def _all_strings(ds: Dataset) -> list[str]:
+    out: list[str] = []
+    for elem in ds.iterall():
+        if elem.VR in ("SQ", "OB", "OW", "UN"):
+            continue
+        out.append(str(elem.value))
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        out.extend(str(e.value) for e in meta if e.VR not in ("OB",))
+    return out
+
+
+def _planted(last: str, first: str, pid: str, birth: str, place: str, doctor: str) -> Dataset:
+    ds = ct_dataset(4, 4)
+    ds.PatientName = f"{last}^{first}"
+    ds.PatientID = pid
+    ds.PatientBirthDate = birth
+    ds.InstitutionName = place
+    ds.ReferringPhysicianName = f"{doctor}^A"
+    ds.AccessionNumber = pid[::-1]
+    ds.OtherPatientIDs = pid + "X"
+    ds.StudyDate = birth
+    ds.SeriesDescription = f"CHEST {last} AXIAL"
+    ds.StudyDescription = f"CT for {first} {last} at {place}"
+    ds.ImageComments = f"patient {pid} born {birth} seen by {doctor}"
+    ds.ProtocolName = f"{place} protocol {birth}"
+    ds.BodyPartExamined = "CHEST"
+    # Private block with PHI (PS3.5 7.8).
+    block = ds.private_block(0x0011, "ACME 1.0", create=True)
+    block.add_new(0x10, "LO", f"{last} {pid}")
+    # Nested sequences: a kept sequence whose item holds a name, free text and a private tag.
+    item = Dataset()
+    item.ReferencedSOPClassUID = ds.SOPClassUID
+    item.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    item.OperatorsName = f"{doctor}^{first}"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator = "T-D3000", "SRT"
+    code.CodeMeaning = f"Chest of {last}"
+    item.AnatomicRegionSequence = Sequence([code])
+    inner = item.private_block(0x0013, "ACME 1.0", create=True)
+    inner.add_new(0x01, "SH", first)
+    ds.ReferencedImageSequence = Sequence([item])
+    request = Dataset()
+    request.RequestedProcedureID = pid
+    request.ScheduledProcedureStepDescription = f"{last} scan"
+    ds.RequestAttributesSequence = Sequence([request])
+    return ds
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(last=WORD, first=WORD, pid=IDENT, birth=DATE, place=WORD, doctor=WORD)
+def test_no_identifying_value_survives_anywhere(
+    last: str, first: str, pid: str, birth: str, place: str, doctor: str
+) -> None:
+    ds = _planted(last, first, pid, birth, place, doctor)
+    original_uids = {ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID}
+    out = deidentify(ds)
+    text = "\n".join(_all_strings(out)).upper()
+    for phi in (last, first, pid, birth, place, doctor, pid[::-1]):
+        assert phi.upper() not in text, f"{phi!r} survived de-identification"
+    for uid in original_uids:
+        assert uid not in text
+    assert not any(elem.tag.is_private for elem in out.iterall())
+    assert out.PatientIdentityRemoved == "YES"
+    assert "CHEST" in str(out.SeriesDescription)  # cleaned, not blanked
+    # The input is untouched (de-identification returns a copy).
+    assert ds.PatientName == f"{last}^{first}"
+
+
+def test_profile_actions_applied() -> None:
+    out = deidentify(_planted("DOEDOE", "JANEJANE", "ID12345", "19700101", "GENERAL", "HOUSE"))
+    for elem in out.iterall():
+        action = ACTIONS.get(int(elem.tag))
+        assert action is not Action.REMOVE, f"{elem.keyword} should have been removed"
+        if action is Action.ZERO:
+            assert elem.value in (None, "", []) or len(elem.value) == 0, elem.keyword
+    assert "RequestAttributesSequence" not in out
+    assert "InstitutionName" not in out
+    assert not out.PatientName
+    assert out.Modality == "CT"
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"  # never remapped
+    assert out.SOPClassUID == "1.2.840.10008.5.1.4.1.1.2"  # standard UIDs kept
+    assert out.ReferencedImageSequence[0].ReferencedSOPInstanceUID == out.SOPInstanceUID
+
+
+def test_keyed_uid_map_is_consistent_across_instances_and_unlinkable_across_keys() -> None:
+    a, b = ct_dataset(4, 4, series_uid="1.2.3.4"), ct_dataset(4, 4, series_uid="1.2.3.4")
+    key = HandleKey(b"s" * 32)
+    da, db = (deidentify(x, uid_map=keyed_uid_map(key)) for x in (a, b))
+    assert da.SeriesInstanceUID == db.SeriesInstanceUID != "1.2.3.4"
+    assert da.SOPInstanceUID != db.SOPInstanceUID
+    other = deidentify(a, uid_map=keyed_uid_map(b"t" * 32))
+    assert other.SeriesInstanceUID != da.SeriesInstanceUID
+    assert len(str(da.SeriesInstanceUID)) <= 64
+    assert str(da.SeriesInstanceUID).startswith("2.25.")
+
+
+def test_clean_text_strips_known_values_dates_and_numbers() -> None:
+    cleaned = clean_text("Knee DOE 2021-03-04 MRN 1234567 bob@example.org", {"DOE"})
+    assert cleaned == "Knee MRN"
+
+
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "nested_priv_SQ.dcm"]
+)
+def test_shipped_files_deidentify(name: str) -> None:
+    ds = read_dataset(TEST_FILES / name)
+    names = {str(ds.get("PatientName", "")), str(ds.get("PatientID", ""))} - {""}
+    out = deidentify(ds)
+    text = "\n".join(_all_strings(out))
+    for value in names:
+        assert value not in text
+
+
+def test_series_summary_is_deidentified_and_json_safe() -> None:
+    ds = _planted("DOEDOE", "JANEJANE", "ID12345", "19700101", "GENERAL", "HOUSE")
+    summary = series_summary(ds)
+    encoded = json.dumps(summary)
+    for phi in ("DOEDOE", "JANEJANE", "ID12345", "19700101", "GENERAL", "HOUSE"):
+        assert phi not in encoded
+    assert summary["modality"] == "CT"
+    assert summary["rows"] == 4
+    assert summary["frames"] == 1
+    assert summary["pixel_spacing"] == [0.7, 0.7]
+    assert summary["default_window"] == {"center": 40.0, "width": 400.0}
+    assert summary["series_description"] == "CHEST AXIAL"
+    assert summary["body_part"] == "CHEST"
