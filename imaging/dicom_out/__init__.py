@@ -29,6 +29,8 @@ from imaging.dicom_out.model import (
     SourceImage,
     Superseded,
 )
+from imaging.dicom_out.ko import build_key_object_selection
+from imaging.dicom_out.seg import build_segmentation
 from imaging.dicom_out.sr import build_measurement_report
 from imaging.dicom_out.uids import derive_uid, tracking_uid_for
 
@@ -58,7 +60,9 @@ __all__ = [
     "Superseded",
     "WritebackError",
     "WritebackErrorCode",
+    "build_key_object_selection",
     "build_measurement_report",
+    "build_segmentation",
     "derive_uid",
     "tracking_uid_for",
 ]

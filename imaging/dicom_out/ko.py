@@ -1,0 +1,148 @@
+"""The lead's series selection as a Key Object Selection Document (PS3.3 A.35.4, TID 2010)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import highdicom as hd
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import UID
+
+from imaging.dicom_out import concepts
+from imaging.dicom_out.checks import check_unique
+from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
+from imaging.dicom_out.model import (
+    Provenance,
+    SelectedSeries,
+    SelectionDecision,
+    SelectionReason,
+    SourceImage,
+    Superseded,
+)
+from imaging.dicom_out.sr import _check_numbers
+from imaging.dicom_out.uids import check_uid
+
+E = WritebackErrorCode
+KOS_SERIES_NUMBER = 9703
+SUPERSEDES_PREFIX = "supersedes "
+
+# Patient and General Study attributes copied from the study's source image into the KOS (C.7.1.1,
+# C.7.2.1): the document files under the same patient and study as the images it selects.
+_PATIENT_STUDY = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "AccessionNumber",
+    "StudyDate", "StudyTime", "ReferringPhysicianName", "SpecificCharacterSet",
+)
+
+
+def document_title(decision: SelectionDecision) -> hd.sr.CodedConcept:
+    """CID 7010 title. Exclusion is "Quality Issue", never a CID 7011 rejection title (113001…):
+    under IHE IOCM a PACS hides or deletes the instances a rejection note references."""
+    code = concepts.OF_INTEREST if decision is SelectionDecision.INCLUDE else concepts.QUALITY_ISSUE
+    return hd.sr.CodedConcept(code.value, code.scheme_designator, code.meaning)
+
+
+def description_text(reason: SelectionReason, supersedes: Superseded | None) -> str:
+    """Key Object Description (DCM 113012): the reason, its code, and the superseded UID."""
+    parts = [reason.text]
+    if reason.code is not None:
+        parts.append(f'({reason.code.scheme}, {reason.code.value}, "{reason.code.meaning}")')
+    if supersedes is not None:
+        parts.append(f"{SUPERSEDES_PREFIX}{supersedes.sop_instance_uid}")
+    return "; ".join(parts)
+
+
+def build_key_object_selection(
+    selection: Sequence[SelectedSeries],
+    *,
+    study: SourceImage,
+    reason: SelectionReason,
+    lead: str,
+    provenance: Provenance,
+    sop_instance_uid: str,
+    series_instance_uid: str,
+    instance_number: int = 1,
+    series_number: int = KOS_SERIES_NUMBER,
+    supersedes: Superseded | None = None,
+) -> hd.ko.KeyObjectSelectionDocument:
+    """A KOS listing exactly the selected series' instances, filed in ``study``'s study.
+
+    ``lead`` is the lead's pseudonym (person observer); ``provenance`` gives the device observer
+    (the gateway), software and timestamp. Raises ``WritebackError`` before anything is built.
+    """
+    if not isinstance(study, SourceImage):
+        raise WritebackError(E.UNKNOWN_SOURCE, "study must be a SourceImage of the study")
+    if not isinstance(reason, SelectionReason):
+        raise WritebackError(E.BAD_TEXT, "reason must be a SelectionReason")
+    check_uid(sop_instance_uid, "SOP Instance UID")
+    check_uid(series_instance_uid, "Series Instance UID")
+    _check_numbers(instance_number, series_number)
+    if not isinstance(lead, str) or not lead or len(lead) > 64 or any(c in lead for c in "^=\\"):
+        raise WritebackError(E.BAD_TEXT, "lead must be a pseudonym of ≤ 64 characters without "
+                             "'^', '=' or '\\'")
+    chosen = tuple(selection)
+    if not chosen or not all(isinstance(s, SelectedSeries) for s in chosen):
+        raise WritebackError(E.NOTHING_TO_WRITE, "selection must list at least one SelectedSeries")
+    check_unique((s.series_instance_uid for s in chosen), "selected series")
+    check_unique((i.sop_instance_uid for s in chosen for i in s.instances), "selected instance")
+
+    evidence = [
+        _reference(study.dataset, series.series_instance_uid, instance.sop_class_uid,
+                   instance.sop_instance_uid)
+        for series in chosen
+        for instance in series.instances
+    ]
+    content = hd.ko.KeyObjectSelection(
+        document_title=document_title(reason.decision),
+        referenced_objects=evidence,
+        observer_person_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
+                name=f"{lead}^", login_name=lead
+            ),
+        ),
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                uid=provenance.device_observer_uid,
+                name=provenance.software_name,
+                model_name=provenance.software_version,
+            ),
+        ),
+        description=description_text(reason, supersedes),
+    )
+    when = provenance.timestamp
+    return hd.ko.KeyObjectSelectionDocument(
+        evidence=evidence,
+        content=content,
+        series_instance_uid=series_instance_uid,
+        series_number=series_number,
+        sop_instance_uid=sop_instance_uid,
+        instance_number=instance_number,
+        manufacturer=provenance.software_name,
+        series_description=f"Rhino selection {provenance.project}"[:64],
+        content_date=when.date(),
+        content_time=when.time().replace(tzinfo=None),
+    )
+
+
+def is_image_class(sop_class_uid: str) -> bool:
+    """IMAGE content items for image storage SOP classes, COMPOSITE for the rest (C.17.3.2.1)."""
+    name = UID(sop_class_uid).name
+    return "Image Storage" in name or name == "Segmentation Storage"
+
+
+def _reference(study: Dataset, series_uid: str, sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    ds = Dataset()
+    for keyword in _PATIENT_STUDY:
+        ds.__setattr__(keyword, study.get(keyword, ""))
+    if not ds.SpecificCharacterSet:
+        del ds.SpecificCharacterSet
+    ds.StudyInstanceUID = study.StudyInstanceUID
+    ds.SeriesInstanceUID = series_uid
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_instance_uid
+    if is_image_class(sop_class_uid):
+        # highdicom writes an IMAGE item when Rows and Columns are present, else COMPOSITE.
+        ds.Rows = ds.Columns = 1
+    return ds
