@@ -36,6 +36,14 @@ class AuditAction(enum.StrEnum):
     TASK_ASSIGN = "task.assign"
     TASK_STATUS_CHANGE = "task.status_change"
     TASK_DELETE = "task.delete"
+    SESSION_OPEN = "session.open"
+    SESSION_RENEW = "session.renew"
+    SESSION_CLOSE = "session.close"
+    SESSION_REVOKE = "session.revoke"
+    SESSION_EXPIRE = "session.expire"
+    SESSION_DENIED = "session.denied"
+    GATEWAY_CONNECT = "gateway.connect"
+    GATEWAY_AUTH_FAILED = "gateway.auth_failed"
     ACCESS_DENIED = "access.denied"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
@@ -57,6 +65,7 @@ _NODE_AUTH = ("110126", "DCM", "Node Authentication")
 _RESTRICTED = ("110132", "DCM", "Use of Restricted Function")
 _AUDIT_USED = ("110101", "DCM", "Audit Log Used")
 _EXPORT = ("110106", "DCM", "Export")
+_BEGIN_TRANSFER = ("110102", "DCM", "Begin Transferring DICOM Instances")
 
 DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     AuditAction.USER_LOGIN: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
@@ -74,6 +83,15 @@ DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     AuditAction.PROJECT_SITE_REMOVE: DicomEventCode(_ALERT, "U", _SEC_CONFIG),
     AuditAction.TASK_ASSIGN: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
     AuditAction.ACCESS_DENIED: DicomEventCode(_ALERT, "E", _RESTRICTED),
+    AuditAction.SESSION_DENIED: DicomEventCode(_ALERT, "E", _RESTRICTED),
+    # A Secure Access session is the right to view a series' instances at the site (PS3.15 A.5.3.2).
+    AuditAction.SESSION_OPEN: DicomEventCode(_BEGIN_TRANSFER, "E"),
+    AuditAction.SESSION_RENEW: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.SESSION_CLOSE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.SESSION_REVOKE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.SESSION_EXPIRE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
+    AuditAction.GATEWAY_CONNECT: DicomEventCode(_ALERT, "E", _NODE_AUTH),
+    AuditAction.GATEWAY_AUTH_FAILED: DicomEventCode(_ALERT, "E", _NODE_AUTH),
     AuditAction.AUDIT_READ: DicomEventCode(_AUDIT_USED, "R"),
     AuditAction.AUDIT_EXPORT: DicomEventCode(_EXPORT, "R"),
 }

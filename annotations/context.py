@@ -6,11 +6,18 @@ consumers set it once per request or message, and it is correct under asyncio as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 _source_address: ContextVar[str] = ContextVar("rhino_source_address", default="")
+
+
+def client_address(scope: Mapping[str, Any]) -> str:
+    """The peer address of an ASGI connection (daphne fills ``client``)."""
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def current_source_address() -> str:

@@ -10,13 +10,24 @@ Visibility rules (object permissions are django-guardian rows on Project, Site a
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from annotations.errors import NotFoundError
-from annotations.models import AuditEvent, LabelSchema, Project, Role, Site, Task, User
+from annotations.models import (
+    AuditEvent,
+    LabelSchema,
+    Project,
+    Role,
+    SecureAccessSession,
+    Site,
+    Task,
+    User,
+)
 
 PROJECT_VIEW_PERMS = ["annotations.view_project", "annotations.manage_project"]
 SITE_VIEW_PERMS = ["annotations.view_site", "annotations.administer_site"]
@@ -125,3 +136,26 @@ def audit_event_list_for_user(user: User) -> QuerySet[AuditEvent]:
     if not managed and not administered:
         return AuditEvent.objects.none()
     return AuditEvent.objects.filter(Q(project_id__in=managed) | Q(site_id__in=administered))
+
+
+def session_list_for_user(user: User, *, live_only: bool = True) -> QuerySet[SecureAccessSession]:
+    """A user's own sessions; admins and auditors see all; custodians their sites'; leads their projects'."""
+    queryset = SecureAccessSession.objects.select_related(
+        "user", "task", "task__site", "task__project"
+    )
+    if live_only:
+        queryset = queryset.filter(closed_at__isnull=True, expires_at__gt=timezone.now())
+    if sees_everything(user):
+        return queryset
+    managed = managed_project_ids(user).values("pk")
+    administered = _objects_with_any(user, ["annotations.administer_site"], Site).values("pk")
+    return queryset.filter(
+        Q(user=user) | Q(task__project__in=managed) | Q(task__site__in=administered)
+    )
+
+
+def session_get_for_user(user: User, session_id: Any) -> SecureAccessSession:
+    try:
+        return session_list_for_user(user, live_only=False).get(pk=str(uuid.UUID(str(session_id))))
+    except (SecureAccessSession.DoesNotExist, ValueError):
+        raise NotFoundError("No such session.") from None

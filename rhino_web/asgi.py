@@ -1,7 +1,8 @@
 """ASGI entry point for daphne: HTTP through Django, WebSockets through Channels.
 
-Sockets pass AllowedHostsOriginValidator (a foreign, null or missing Origin is refused) and the
-session-cookie authentication of Django before any consumer sees them.
+Browser sockets pass AllowedHostsOriginValidator (a foreign, null or missing Origin is refused) and
+Django's session-cookie authentication; gateway sockets authenticate by signed challenge
+(rhino_web/routing.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rhino_web.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rhino_web.routing import websocket_urlpatterns  # noqa: E402
+from rhino_web.routing import websocket_application  # noqa: E402
 
 # Static files are small ES modules and CSS; serve them from the app so `make run` needs no proxy.
 http_app = (
@@ -29,8 +28,6 @@ http_app = (
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": websocket_application,
     }
 )

@@ -1,7 +1,35 @@
-"""WebSocket routes (Secure Access sockets are added by the Secure Access work)."""
+"""WebSocket routes. Browser sockets pass the Origin check and cookie authentication; gateway
+sockets are not browsers (no cookies, no Origin) and authenticate by signed challenge instead."""
 
 from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import re_path
+
+from annotations.consumers.browser import BrowserSessionConsumer
+from annotations.consumers.gateway import GatewayControlConsumer, GatewaySessionConsumer
+
+_UUID = r"(?P<session_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+
+gateway_urlpatterns = [
+    re_path(r"^ws/gateway/$", GatewayControlConsumer.as_asgi()),
+    re_path(rf"^ws/gateway/sessions/{_UUID}/$", GatewaySessionConsumer.as_asgi()),
+]
+
+browser_urlpatterns = [
+    re_path(rf"^ws/sessions/{_UUID}/$", BrowserSessionConsumer.as_asgi()),
+]
+
+websocket_application: Any = URLRouter(
+    [
+        re_path(r"^ws/gateway/", URLRouter(gateway_urlpatterns)),
+        re_path(
+            r"^ws/",
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(browser_urlpatterns))),
+        ),
+    ]
+)

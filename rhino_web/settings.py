@@ -145,8 +145,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: its WWW-Authenticate header makes "not signed in" a 401, not a 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -181,6 +182,10 @@ RHINO_AUDIT_HEAD_FILE = Path(env_str("RHINO_AUDIT_HEAD_FILE") or VAR_DIR / "audi
 RHINO_SIGNING_KEY_FILE = Path(
     env_str("RHINO_SIGNING_KEY_FILE") or VAR_DIR / "keys" / "central-ed25519.pem"
 )
+
+# Secure Access sessions: lifetime of one open or renew, and the hard cap from opening.
+RHINO_SESSION_MINUTES = env_int("RHINO_SESSION_MINUTES", 60)
+RHINO_SESSION_MAX_HOURS = env_int("RHINO_SESSION_MAX_HOURS", 12)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = True

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations.api import projects, sites, tasks, users
+from annotations.api import projects, sessions, sites, tasks, users
 
 urlpatterns = [
     path("me/", users.MeApi.as_view(), name="api-me"),
@@ -66,4 +66,26 @@ urlpatterns = [
     path("tasks/<str:task_id>/", tasks.TaskDetailApi.as_view(), name="api-task"),
     path("tasks/<str:task_id>/assign/", tasks.TaskAssignApi.as_view(), name="api-task-assign"),
     path("tasks/<str:task_id>/status/", tasks.TaskStatusApi.as_view(), name="api-task-status"),
+    path(
+        "tasks/<str:task_id>/sessions/",
+        sessions.TaskSessionOpenApi.as_view(),
+        name="api-task-sessions",
+    ),
+    path("sessions/", sessions.SessionListApi.as_view(), name="api-sessions"),
+    path("sessions/<str:session_id>/", sessions.SessionDetailApi.as_view(), name="api-session"),
+    path(
+        "sessions/<str:session_id>/renew/",
+        sessions.SessionRenewApi.as_view(),
+        name="api-session-renew",
+    ),
+    path(
+        "sessions/<str:session_id>/close/",
+        sessions.SessionCloseApi.as_view(),
+        name="api-session-close",
+    ),
+    path(
+        "sessions/<str:session_id>/revoke/",
+        sessions.SessionRevokeApi.as_view(),
+        name="api-session-revoke",
+    ),
 ]

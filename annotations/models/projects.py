@@ -35,6 +35,10 @@ class Site(models.Model):
     is_online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     gateway_version = models.CharField(max_length=40, blank=True)
+    # The channel name of the live control link (one per site; a newer link replaces an older one).
+    gateway_link = models.CharField(max_length=200, blank=True, editable=False)
+    # Last heartbeat's PHI-free health report: PACS reachability, cache use, outbox depth.
+    gateway_health = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

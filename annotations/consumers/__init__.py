@@ -1,0 +1,1 @@
+"""WebSocket consumers: thin — authenticate, validate the frame, call a service, relay."""

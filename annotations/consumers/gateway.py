@@ -1,0 +1,327 @@
+"""Gateway sockets: the control link (``/ws/gateway/``) and per-session data links.
+
+Both authenticate by challenge–response with the site's registered Ed25519 key; central signs its
+challenge too, so the gateway knows it talks to central. No cookies and no Origin: these are not
+browsers, and they are routed outside the browser's Origin validator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from annotations.context import client_address, source_address
+from annotations.models import SecureAccessSession, Site
+from annotations.relay import relay
+from annotations.services import gateways
+from annotations.services.sessions import session_group, site_group, site_waiters_group
+from annotations.signing import signing_key
+from site_gateway.grants import central_challenge_message, new_nonce, sign_b64
+from site_gateway.protocol import (
+    GATEWAY_TO_BROWSER,
+    MAX_BINARY_BYTES,
+    PROTOCOL_VERSION,
+    CloseCode,
+    ErrorCode,
+    MessageType,
+    ProtocolError,
+    decode,
+    encode,
+    error_message,
+)
+
+logger = logging.getLogger(__name__)
+
+AUTH_TIMEOUT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 10
+
+
+class GatewayAuthConsumer(AsyncWebsocketConsumer):
+    """Challenge on connect; nothing else is accepted until the gateway has answered it."""
+
+    session_link: bool = False  # data links bind the session id into the signed message
+
+    site_id: int | None = None
+    site_slug: str = ""
+    _nonce: str = ""
+    _auth_timer: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        self._nonce = new_nonce()
+        central_signature = sign_b64(signing_key(), central_challenge_message(self._nonce))
+        await self.send(
+            text_data=encode(
+                {
+                    "type": MessageType.AUTH_CHALLENGE,
+                    "nonce": self._nonce,
+                    "central_signature": central_signature,
+                    "protocol": PROTOCOL_VERSION,
+                }
+            )
+        )
+        self._auth_timer = asyncio.create_task(self._auth_deadline())
+
+    async def _auth_deadline(self) -> None:
+        await asyncio.sleep(AUTH_TIMEOUT_SECONDS)
+        if self.site_id is None:
+            await self.close(code=CloseCode.UNAUTHENTICATED)
+
+    def _link_session(self) -> str | None:
+        return None
+
+    async def _authenticate(self, text: str | None) -> None:
+        try:
+            message = decode(text or "")
+            if message["type"] != MessageType.AUTH_RESPONSE:
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, "authenticate first")
+            slug, signature = message.get("site"), message.get("signature")
+            if not isinstance(slug, str) or not isinstance(signature, str):
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, "auth.response needs site and signature")
+        except ProtocolError:
+            await self.close(code=CloseCode.UNAUTHENTICATED)
+            return
+        with source_address(client_address(self.scope)):
+            site = await database_sync_to_async(gateways.gateway_authenticate)(
+                slug=slug, nonce=self._nonce, signature=signature, session=self._link_session()
+            )
+        if site is None:
+            await self.close(code=CloseCode.UNAUTHENTICATED)
+            return
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        self.site_id, self.site_slug = site.pk, site.slug
+        version = message.get("version")
+        await self.authenticated(site, version if isinstance(version, str) else "")
+
+    async def authenticated(self, site: Site, version: str) -> None:
+        raise NotImplementedError  # each link type decides what authentication opens
+
+    async def disconnect(self, code: int) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+
+
+class GatewayControlConsumer(GatewayAuthConsumer):
+    """The one control link of a site: attach and revoke requests go down it, heartbeats come up."""
+
+    _watchdog: asyncio.Task[None] | None = None
+    _last_message: float = 0.0
+
+    async def authenticated(self, site: Site, version: str) -> None:
+        assert self.site_id is not None
+        await self.channel_layer.group_add(site_group(self.site_id), self.channel_name)
+        # Tell an older link of this site, in whatever worker, that it has been replaced.
+        await self.channel_layer.group_send(
+            site_group(self.site_id), {"type": "gateway_replaced", "channel": self.channel_name}
+        )
+        with source_address(client_address(self.scope)):
+            await database_sync_to_async(gateways.gateway_link_up)(
+                site=site, link=self.channel_name, version=version
+            )
+        await self.send(
+            text_data=encode({"type": MessageType.AUTH_OK, "heartbeat_seconds": HEARTBEAT_SECONDS})
+        )
+        self._last_message = asyncio.get_running_loop().time()
+        self._watchdog = asyncio.create_task(self._watch_silence())
+        # Browsers waiting on this site (e.g. after a gateway or central restart) attach again.
+        await self.channel_layer.group_send(
+            site_waiters_group(self.site_id), {"type": "site_online"}
+        )
+
+    async def _watch_silence(self) -> None:
+        """A link silent for three heartbeat periods is dead, whatever TCP thinks."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            if loop.time() - self._last_message > 3 * HEARTBEAT_SECONDS:
+                await self.close(code=CloseCode.GOING_AWAY)
+                return
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.site_id is None:
+            await self._authenticate(text_data)
+            return
+        self._last_message = asyncio.get_running_loop().time()
+        if text_data is None:
+            await self.send(text_data=encode(error_message(ErrorCode.BAD_MESSAGE, "text only")))
+            return
+        try:
+            message = decode(text_data)
+        except ProtocolError as exc:
+            await self.send(text_data=encode(error_message(exc.code, exc.message)))
+            return
+        kind = message["type"]
+        if kind == MessageType.HEARTBEAT:
+            health = {
+                k: message[k] for k in ("pacs", "cache", "outbox", "sessions") if k in message
+            }
+            version = message.get("version")
+            await database_sync_to_async(gateways.gateway_heartbeat)(
+                site_id=self.site_id,
+                link=self.channel_name,
+                version=version if isinstance(version, str) else "",
+                health=health,
+            )
+        elif kind == MessageType.ERROR and isinstance(message.get("session"), str):
+            # The site refused an attach (bad grant, policy): tell that session's browser.
+            await self.channel_layer.group_send(
+                session_group(message["session"]),
+                {
+                    "type": "gateway_refused",
+                    "code": str(message.get("code", ErrorCode.INTERNAL))[:40],
+                    "message": str(message.get("message", ""))[:300],
+                },
+            )
+        elif kind == MessageType.PING:
+            await self.send(text_data=encode({"type": MessageType.PONG}))
+
+    # --- channel layer events ---
+
+    async def gateway_attach(self, event: dict[str, Any]) -> None:
+        await self.send(
+            text_data=encode(
+                {
+                    "type": MessageType.SESSION_ATTACH,
+                    "session": event["session"],
+                    "grant": event["grant"],
+                }
+            )
+        )
+
+    async def gateway_revoke(self, event: dict[str, Any]) -> None:
+        await self.send(
+            text_data=encode({"type": MessageType.SESSION_REVOKE, "session": event["session"]})
+        )
+
+    async def gateway_replaced(self, event: dict[str, Any]) -> None:
+        if event["channel"] != self.channel_name:
+            await self.close(code=CloseCode.REPLACED)
+
+    async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.site_id is not None:
+            await self.channel_layer.group_discard(site_group(self.site_id), self.channel_name)
+            await database_sync_to_async(gateways.gateway_link_down)(
+                site_id=self.site_id, link=self.channel_name
+            )
+
+
+class GatewaySessionConsumer(GatewayAuthConsumer):
+    """A data link: the gateway's half of one session, paired in memory with the browser's socket."""
+
+    session_id: str = ""
+    _paired: bool = False
+
+    def _link_session(self) -> str | None:
+        return str(self.scope["url_route"]["kwargs"]["session_id"])
+
+    async def authenticated(self, site: Site, version: str) -> None:
+        self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
+        verdict = await database_sync_to_async(_session_verdict)(self.session_id, site.pk)
+        if verdict is not None:
+            await self.close(code=verdict)
+            return
+        await self.send(text_data=encode({"type": MessageType.AUTH_OK}))
+        peer = relay.attach_gateway(self.session_id, self)
+        if peer is None:
+            # No browser socket for this session in this worker: misrouted, or the browser left.
+            await self.close(code=CloseCode.UNKNOWN_SESSION)
+            return
+        self._paired = True
+        await self.channel_layer.group_add(session_group(self.session_id), self.channel_name)
+        if isinstance(peer, GatewaySessionConsumer):  # a newer data link replaces an older one
+            await peer.close(code=CloseCode.REPLACED)
+        pair = relay.pair(self.session_id)
+        if pair is not None and pair.browser is not None:
+            await pair.browser.relay_text(
+                encode({"type": MessageType.SESSION_STATE, "state": "ready"})
+            )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.site_id is None:
+            await self._authenticate(text_data)
+            return
+        pair = relay.pair(self.session_id) if self._paired else None
+        browser = pair.browser if pair is not None and pair.gateway is self else None
+        if browser is None:
+            return
+        if bytes_data is not None:
+            if len(bytes_data) > MAX_BINARY_BYTES:
+                await self.send(
+                    text_data=encode(error_message(ErrorCode.TOO_LARGE, "frame too large"))
+                )
+                return
+            await browser.relay_bytes(bytes_data)
+            return
+        try:
+            message = decode(text_data or "")
+        except ProtocolError as exc:
+            await self.send(text_data=encode(error_message(exc.code, exc.message)))
+            return
+        if message["type"] == MessageType.PING:
+            await self.send(text_data=encode({"type": MessageType.PONG}))
+        elif message["type"] in GATEWAY_TO_BROWSER:
+            assert text_data is not None
+            await browser.relay_text(text_data)  # relayed as received: opaque to central
+        else:
+            await self.send(
+                text_data=encode(
+                    error_message(ErrorCode.UNKNOWN_TYPE, f"{message['type']} is not relayed")
+                )
+            )
+
+    # --- relay endpoint (called by the paired browser consumer, same worker) ---
+
+    async def relay_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def relay_bytes(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
+    async def relay_peer_gone(self) -> None:
+        await self.close(code=CloseCode.NORMAL)
+
+    # --- channel layer events ---
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=int(event["code"]))
+
+    async def session_renewed(self, event: dict[str, Any]) -> None:
+        """The browser side re-attaches with a fresh grant; nothing to do on the data link."""
+
+    async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
+        if self._paired:
+            await self.channel_layer.group_discard(
+                session_group(self.session_id), self.channel_name
+            )
+            peer = relay.detach(self.session_id, self)
+            if peer is not None:
+                await peer.relay_peer_gone()
+
+
+def _session_verdict(session_id: str, site_id: int) -> CloseCode | None:
+    """None if a data link for this session from this site may open; else the close code."""
+    try:
+        pk = uuid.UUID(session_id)
+    except ValueError:
+        return CloseCode.UNKNOWN_SESSION
+    session = SecureAccessSession.objects.select_related("task").filter(pk=pk).first()
+    if session is None:
+        return CloseCode.UNKNOWN_SESSION
+    if session.task.site_id != site_id:
+        return CloseCode.FORBIDDEN
+    if session.closed_at is not None:
+        return CloseCode.FORBIDDEN
+    if session.expires_at <= timezone.now():
+        return CloseCode.EXPIRED
+    return None

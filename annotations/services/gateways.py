@@ -1,0 +1,62 @@
+"""Gateway links: authentication of a site's gateway and its online state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.audit_actions import AuditAction
+from annotations.models import AuditOutcome, Site
+from annotations.services.audit import audit_record
+from site_gateway.grants import gateway_auth_message, public_key_from_b64, verify_b64
+
+
+def gateway_authenticate(
+    *, slug: str, nonce: str, signature: str, session: str | None
+) -> Site | None:
+    """The site whose registered key signed the challenge, or None (and a failure event)."""
+    site = Site.objects.filter(slug=slug).exclude(gateway_public_key="").first() if slug else None
+    ok = False
+    if site is not None:
+        try:
+            key = public_key_from_b64(site.gateway_public_key)
+        except ValueError:
+            key = None
+        message = gateway_auth_message(nonce=nonce, site=site.slug, session=session)
+        ok = key is not None and verify_b64(key, signature, message)
+    if not ok:
+        audit_record(
+            actor=None, action=AuditAction.GATEWAY_AUTH_FAILED, outcome=AuditOutcome.MINOR_FAILURE,
+            obj=site, site_id=site.pk if site else None,
+            detail={"site": slug[:50], "link": "session" if session else "control"},
+        )  # fmt: skip
+        return None
+    return site
+
+
+def gateway_link_up(*, site: Site, link: str, version: str) -> None:
+    """The control link ``link`` (a channel name) is now the site's one live link."""
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(
+            is_online=True,
+            last_seen_at=timezone.now(),
+            gateway_version=version[:40],
+            gateway_link=link,
+        )
+        audit_record(
+            actor=None, action=AuditAction.GATEWAY_CONNECT, obj=site, site_id=site.pk,
+            detail={"version": version[:40]},
+        )  # fmt: skip
+
+
+def gateway_heartbeat(*, site_id: int, link: str, version: str, health: dict[str, Any]) -> None:
+    Site.objects.filter(pk=site_id, gateway_link=link).update(
+        last_seen_at=timezone.now(), gateway_version=version[:40], gateway_health=health
+    )
+
+
+def gateway_link_down(*, site_id: int, link: str) -> None:
+    """Offline — unless a newer link already took over (then this update matches nothing)."""
+    Site.objects.filter(pk=site_id, gateway_link=link).update(is_online=False, gateway_link="")
