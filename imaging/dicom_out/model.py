@@ -316,10 +316,15 @@ class Rectangle(_Annotation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _point((self.x0, self.y0), "rectangle corner")
-        _point((self.x1, self.y1), "rectangle corner")
-        if self.x0 == self.x1 or self.y0 == self.y1:
+        x0, y0 = _point((self.x0, self.y0), "rectangle corner")
+        x1, y1 = _point((self.x1, self.y1), "rectangle corner")
+        if x0 == x1 or y0 == y1:
             raise WritebackError(E.DEGENERATE_GEOMETRY, "rectangle has zero width or height")
+        # Normalised to top-left (x0, y0) and bottom-right (x1, y1), as read back from the SR.
+        object.__setattr__(self, "x0", min(x0, x1))
+        object.__setattr__(self, "x1", max(x0, x1))
+        object.__setattr__(self, "y0", min(y0, y1))
+        object.__setattr__(self, "y1", max(y0, y1))
 
     def points(self) -> tuple[Point2D, ...]:
         return ((self.x0, self.y0), (self.x1, self.y1))
@@ -337,7 +342,9 @@ class Ellipse(_Annotation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _point((self.cx, self.cy), "ellipse centre")
+        cx, cy = _point((self.cx, self.cy), "ellipse centre")
+        object.__setattr__(self, "cx", cx)
+        object.__setattr__(self, "cy", cy)
         if not (self.rx > 0 and self.ry > 0):
             raise WritebackError(E.DEGENERATE_GEOMETRY, "ellipse semi-axes must be > 0")
 
@@ -380,7 +387,9 @@ class Point(_Annotation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _point((self.x, self.y), "point")
+        x, y = _point((self.x, self.y), "point")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
 
     def points(self) -> tuple[Point2D, ...]:
         return ((self.x, self.y),)
@@ -472,7 +481,8 @@ class Classification:
 
     @property
     def tool(self) -> str:
-        return "classification"
+        # The level is part of the tool name so that it survives the SR round trip exactly.
+        return f"classification-{ClassificationLevel(self.level).value}"
 
 
 Annotation = Rectangle | Ellipse | Polygon | Freehand | Point | Length | Angle | Classification
