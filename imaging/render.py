@@ -74,11 +74,15 @@ def resize(img: U8Array, size: tuple[int, int]) -> U8Array:
     width, height = fit_size(columns, rows, size)
     if (width, height) == (columns, rows):
         return img
-    # Lanczos after a box pre-reduction (reducing_gap) is both fast and alias-free for thumbnails.
-    resized = Image.fromarray(img).resize(
-        (width, height), Image.Resampling.LANCZOS, reducing_gap=2.0
-    )
-    return np.asarray(resized, dtype=np.uint8)
+    image = Image.fromarray(img)
+    # Box-reduce by the integer part of the factor first (area averaging: alias-free and ~10×
+    # cheaper than a full Lanczos), then bilinear for the remaining factor below 2.
+    factor = min(columns // width, rows // height)
+    if factor >= 2:
+        image = image.reduce(factor)
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def render(

@@ -1,0 +1,220 @@
+"""Rendering benchmark for imaging/ (not a timed test): ``python -m bench.render``.
+
+Prints p50/p95 for a 512×512 CT slice built in code: warm window+JPEG and window+PNG from a cached
+Frame, cold from bytes (read, decode, window, JPEG), the pieces (LUT vs float windowing, Pillow vs
+simplejpeg), and — when Orthanc is installed — Orthanc's /instances/{id}/frames/0/rendered for
+the same slice in the same run, started here on free ports with a temporary storage directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import simplejpeg
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from imaging import Window, decode_frame, encode_jpeg, encode_png, read_dataset, render
+
+WINDOW = Window(40.0, 400.0)
+
+
+def ct_slice_bytes(size: int = 512) -> bytes:
+    """A CT-like 512² slice: body disc, bone ring, noise; 12-bit stored, intercept −1024."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:size, 0:size]
+    r = np.hypot(y - size / 2, x - size / 2) / (size / 2)
+    hu = np.where(r < 0.8, 40.0, -1000.0)
+    hu = np.where((r > 0.7) & (r < 0.8), 900.0, hu) + rng.normal(0, 12, (size, size))
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = uid = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, uid
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName, ds.PatientID = "CT", "Bench^Phantom", "BENCH"
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows = ds.Columns = size
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+    ds.WindowCenter, ds.WindowWidth = WINDOW.center, WINDOW.width
+    ds.PixelData = np.clip(hu + 1024, 0, 4095).astype("<u2").tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def timings(fn: Callable[[], object], repeat: int, warmup: int = 20) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000.0)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def line(name: str, values: list[float]) -> dict[str, float]:
+    p50, p95, low = pct(values, 50), pct(values, 95), min(values)
+    print(f"{name:<50} p50 {p50:7.3f}  p95 {p95:7.3f}  min {low:7.3f} ms  (n={len(values)})")
+    return {"p50": p50, "p95": p95, "min": low}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def orthanc() -> Iterator[int | None]:
+    """Orthanc on free ports with a temporary config and storage; None if not installed."""
+    binary = shutil.which("Orthanc") or (
+        "/usr/sbin/Orthanc" if os.path.exists("/usr/sbin/Orthanc") else None
+    )
+    if binary is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        config = {
+            "Name": "bench", "HttpPort": port, "DicomPort": _free_port(),
+            "StorageDirectory": tmp, "IndexDirectory": tmp, "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False, "Plugins": [], "HttpCompressionEnabled": False,
+        }  # fmt: skip
+        path = os.path.join(tmp, "orthanc.json")
+        with open(path, "w") as fh:
+            json.dump(config, fh)
+        proc = subprocess.Popen(
+            [binary, path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    conn.request("GET", "/system")
+                    if conn.getresponse().status == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                raise RuntimeError("Orthanc did not start within 30 s")
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def bench_orthanc(data: bytes, repeat: int) -> list[float] | None:
+    with orthanc() as port:
+        if port is None:
+            print("Orthanc not installed: skipping the comparison")
+            return None
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/instances", body=data, headers={"Content-Type": "application/dicom"})
+        answer = json.loads(conn.getresponse().read())
+        path = f"/instances/{answer['ID']}/frames/0/rendered"
+
+        def fetch() -> None:
+            conn.request("GET", path, headers={"Accept": "image/jpeg"})
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200 or body[:2] != b"\xff\xd8":
+                raise RuntimeError(f"Orthanc answered {response.status}")
+
+        return timings(fetch, repeat)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=500)
+    parser.add_argument("--no-orthanc", action="store_true")
+    args = parser.parse_args()
+    n = args.repeat
+    data = ct_slice_bytes()
+    frame = decode_frame(read_dataset(data), 0)
+    img = render(frame, window=WINDOW)
+    print(f"load average (1/5/15 min) at the start: {os.getloadavg()}")
+    print(f"512×512 CT slice, {len(data)} bytes; cached Frame {frame.nbytes} bytes "
+          f"({frame.pixels.dtype}); numpy {np.__version__}")  # fmt: skip
+    print("— pieces —")
+    line(
+        "window (uint8 LUT indexed by stored value)",
+        timings(lambda: render(frame, window=WINDOW), n),
+    )
+
+    values = frame.pixels.astype(np.float32) + frame.offset - 1024
+
+    def float_window() -> np.ndarray:
+        lo = WINDOW.center - 0.5 - (WINDOW.width - 1) / 2
+        return np.clip((values - lo) / (WINDOW.width - 1) * 255.0, 0, 255).astype(np.uint8)
+
+    line("window (float math on modality values)", timings(float_window, n))
+    line("JPEG q90 simplejpeg", timings(lambda: encode_jpeg(img, quality=90), n))
+
+    def pillow_jpeg() -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(img).save(out, format="JPEG", quality=90)
+        return out.getvalue()
+
+    line("JPEG q90 Pillow", timings(pillow_jpeg, n))
+    line("PNG level 1 Pillow", timings(lambda: encode_png(img), n // 2))
+
+    def pillow_webp() -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(img).save(out, format="WEBP", quality=80, method=0)
+        return out.getvalue()
+
+    line("WebP q80 method 0 Pillow (optional format)", timings(pillow_webp, n // 5))
+    print(f"sizes: JPEG q90 {len(encode_jpeg(img))} B, PNG {len(encode_png(img))} B, "
+          f"simplejpeg decodes to {simplejpeg.decode_jpeg(encode_jpeg(img), colorspace='GRAY').shape}")  # fmt: skip
+    print("— paths —")
+    warm_jpeg = line("warm: cached Frame → window → JPEG q90",
+                     timings(lambda: encode_jpeg(render(frame, window=WINDOW)), n))  # fmt: skip
+    line(
+        "warm: cached Frame → window → PNG",
+        timings(lambda: encode_png(render(frame, window=WINDOW)), n // 2),
+    )
+    line("warm: preview 256×256 → JPEG q75",
+         timings(lambda: encode_jpeg(render(frame, window=WINDOW, size=(256, 256)), quality=75), n))  # fmt: skip
+
+    def cold() -> bytes:
+        return encode_jpeg(render(decode_frame(read_dataset(data), 0)))
+
+    cold_t = line("cold: bytes → read → decode → window → JPEG", timings(cold, n // 2))
+    if not args.no_orthanc:
+        remote = bench_orthanc(data, n // 2)
+        if remote is not None:
+            o = line("Orthanc 1.10 /frames/0/rendered (HTTP, keep-alive)", remote)
+            print(f"ratio ours cold / Orthanc rendered: p50 {cold_t['p50'] / o['p50']:.2f}, "
+                  f"p95 {cold_t['p95'] / o['p95']:.2f}  (< 1 means we are faster)")  # fmt: skip
+    goal = "met" if warm_jpeg["p50"] <= 1.5 else "NOT met"
+    print(f"goal warm JPEG p50 ≤ 1.5 ms: {goal} ({warm_jpeg['p50']:.3f} ms)")
+    print(f"load average (1/5/15 min) at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
