@@ -244,15 +244,26 @@ def _image_group(
     return None
 
 
+def _functional(ds: Dataset, index: int, keyword: str) -> Dataset:
+    """A functional group macro of frame ``index``: per-frame, else shared (C.7.6.16)."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and index < len(per_frame) and keyword in per_frame[index]:
+        return per_frame[index][keyword].value[0]  # type: ignore[no-any-return]
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared and keyword in shared[0]:
+        return shared[0][keyword].value[0]  # type: ignore[no-any-return]
+    raise WritebackError(E.MISSING_ATTRIBUTE, f"frame {index + 1} has no {keyword}")
+
+
 def _read_seg(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any]) -> ReadBack:
     segmentation = hd.seg.Segmentation.from_dataset(ds, copy=False)
     if segmentation.segmentation_type != hd.seg.SegmentationTypeValues.BINARY:
         raise WritebackError(E.NOT_SUPPORTED, "only BINARY segmentations are read back")
     frames = ds.pixel_array.reshape(-1, int(ds.Rows), int(ds.Columns)).astype(bool)
     planes: dict[int, list[MaskPlane]] = {}
-    for index, group in enumerate(ds.PerFrameFunctionalGroupsSequence):
-        number = int(group.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-        source = group.DerivationImageSequence[0].SourceImageSequence[0]
+    for index in range(frames.shape[0]):
+        number = int(_functional(ds, index, "SegmentIdentificationSequence").ReferencedSegmentNumber)
+        source = _functional(ds, index, "DerivationImageSequence").SourceImageSequence[0]
         frame = source.get("ReferencedFrameNumber")
         image = ImageRef(str(source.ReferencedSOPInstanceUID), None if frame is None else int(frame))
         planes.setdefault(number, []).append(MaskPlane(image, frames[index]))
