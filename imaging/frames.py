@@ -78,7 +78,14 @@ def _pixel_module(ds: Dataset) -> Dataset:
     pydicom's decoder converts Number of Frames with ``int()``; values such as "1A" (read by dcmtk
     as 1) would fail there, so the decoder gets a sanitised view sharing the original elements.
     """
-    work = Dataset({e.tag: e for e in ds if e.tag.group == 0x0028 or e.tag == 0x7FE00010})
+    work = Dataset(
+        {
+            tag: ds[tag]
+            # keys(): tags without converting every element (iterating ds would convert all).
+            for tag in ds.keys()  # noqa: SIM118
+            if tag >> 16 == 0x0028 or tag == 0x7FE00010
+        }
+    )
     work.file_meta = ds.file_meta
     work.NumberOfFrames = frames_of(ds)
     return work

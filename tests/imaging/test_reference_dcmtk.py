@@ -16,6 +16,7 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
+from pydicom.dataset import Dataset
 from pydicom.uid import JPEGLSLossless, JPEGLSNearLossless
 
 from imaging import VoiFunction, Window, decode_frame, read_dataset, render
@@ -183,3 +184,40 @@ def test_built_ct_matches_dcmtk(photometric: str, tmp_path: Path) -> None:
     ref = _reference(path, tmp_path, ["+Wi", "1"])
     ours = render(decode_frame(read_dataset(path), 0))
     _assert_close(ours, ref, 1)
+
+
+def _lut_item(entries: int, first: int, bits: int) -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = [entries, first & 0xFFFF, bits]
+    curve = np.sqrt(np.linspace(0.0, 1.0, entries)) * ((1 << bits) - 1)
+    item.LUTData = curve.astype(np.uint16).tolist()
+    item["LUTDescriptor"].VR = "US"  # "US or SS" in the dictionary: say which (C.11.2.1.1)
+    item["LUTData"].VR = "US"
+    return item
+
+
+@pytest.mark.parametrize(
+    ("entries", "first", "bits", "signed"),
+    [(4096, 0, 12, False), (2048, 1000, 16, False), (512, -200, 8, True)],
+)
+def test_voi_lut_sequence_matches_dcmtk(
+    entries: int, first: int, bits: int, signed: bool, tmp_path: Path
+) -> None:
+    ds = ct_dataset(64, 64, window=None)
+    ds.PixelRepresentation = 1 if signed else 0
+    ds.VOILUTSequence = [_lut_item(entries, first, bits)]
+    path = tmp_path / "voilut.dcm"
+    path.write_bytes(to_bytes(ds))
+    ref = _reference(path, tmp_path, ["+Wl", "1"])
+    _assert_close(render(decode_frame(read_dataset(path), 0)), ref, 1)
+
+
+def test_modality_lut_sequence_matches_dcmtk(tmp_path: Path) -> None:
+    ds = ct_dataset(64, 64, window=(2000, 3000))
+    del ds.RescaleIntercept, ds.RescaleSlope
+    ds.ModalityLUTSequence = [_lut_item(3000, 500, 12)]
+    ds.ModalityLUTSequence[0].ModalityLUTType = "US"
+    path = tmp_path / "mlut.dcm"
+    path.write_bytes(to_bytes(ds))
+    ref = _reference(path, tmp_path, ["+Wi", "1"])
+    _assert_close(render(decode_frame(read_dataset(path), 0)), ref, 1)
