@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pydicom
 import pytest
 import simplejpeg
 from PIL import Image
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+from pydicom.uid import UID
 
 from imaging import (
     ImagingError,
@@ -236,3 +239,30 @@ def test_enhanced_per_frame_groups_give_rescale_window_and_position() -> None:
     assert first.image_position == (0, 0, 0)
     assert second.image_position == (0, 0, 5)
     assert first.pixel_spacing == (0.5, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("syntax", "photometric", "tolerance"),
+    [("1.2.840.10008.1.2.4.90", "YBR_RCT", 0.0), ("1.2.840.10008.1.2.4.91", "YBR_ICT", 3.0)],
+)
+def test_jpeg2000_component_transforms_come_back_as_rgb(
+    syntax: str, photometric: str, tolerance: float
+) -> None:
+    original = pydicom.dcmread(TEST_FILES / "examples_rgb_color.dcm")
+    expected = render(decode_frame(read_dataset(TEST_FILES / "examples_rgb_color.dcm"), 0))
+    kwargs = {"j2k_psnr": [45.0]} if photometric == "YBR_ICT" else {}
+    original.compress(UID(syntax), use_mct=True, **kwargs)
+    # pydicom leaves RGB; PS3.5 8.2.4 requires YBR_RCT/YBR_ICT when the MCT is used.
+    original.PhotometricInterpretation = photometric
+    fp = io.BytesIO()
+    original.save_as(fp, enforce_file_format=True)
+    ours = render(decode_frame(read_dataset(fp.getvalue()), 0))
+    assert np.abs(ours.astype(float) - expected.astype(float)).mean() <= tolerance
+
+
+def test_ybr_rct_shipped_file_matches_pillows_openjpeg() -> None:
+    ds = pydicom.dcmread(TEST_FILES / "examples_jpeg2k.dcm")
+    codestream = next(generate_frames(ds.PixelData, number_of_frames=1))
+    independent = np.asarray(Image.open(io.BytesIO(codestream)).convert("RGB"))
+    ours = render(decode_frame(read_dataset(TEST_FILES / "examples_jpeg2k.dcm"), 0))
+    assert np.abs(ours.astype(int) - independent.astype(int)).max() <= 1
