@@ -28,6 +28,7 @@ class WritebackErrorCode(enum.StrEnum):
     DUPLICATE = "duplicate"
     NOTHING_TO_WRITE = "nothing_to_write"
     NOT_SUPPORTED = "not_supported"
+    BAD_VALUE = "bad_value"
 
 
 class WritebackError(ValueError):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.uids import check_uid
 
 E = WritebackErrorCode
+_E = TypeVar("_E", bound=enum.Enum)
 Point2D = tuple[float, float]
 
 # PS3.5 6.2: SH (code value) ≤ 16, CS-like designator, LO meaning ≤ 64; no backslash in any of them.
@@ -245,6 +246,14 @@ class ImageRef:
             raise WritebackError(
                 E.FRAME_OUT_OF_RANGE, f"frame numbers start at 1, got {self.frame_number!r}"
             )
+
+
+def _enum(cls: type[_E], value: object, what: str) -> _E:
+    try:
+        return cls(value)
+    except ValueError:
+        valid = ", ".join(str(v.value) for v in cls)
+        raise WritebackError(E.BAD_VALUE, f"{what} {value!r} is not one of: {valid}") from None
 
 
 def _point(value: Any, what: str) -> Point2D:
@@ -468,8 +477,8 @@ class Classification:
     image: ImageRef | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "level", _enum(ClassificationLevel, self.level, "level"))
         _Annotation.__post_init__(self)  # type: ignore[arg-type]
-        object.__setattr__(self, "level", ClassificationLevel(self.level))
         if (self.image is None) != (self.level is ClassificationLevel.STUDY):
             raise WritebackError(
                 E.EMPTY_GEOMETRY,
@@ -482,7 +491,7 @@ class Classification:
     @property
     def tool(self) -> str:
         # The level is part of the tool name so that it survives the SR round trip exactly.
-        return f"classification-{ClassificationLevel(self.level).value}"
+        return f"classification-{self.level.value}"
 
 
 Annotation = Rectangle | Ellipse | Polygon | Freehand | Point | Length | Angle | Classification
@@ -577,7 +586,7 @@ class SelectionReason:
     code: Concept | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "decision", SelectionDecision(self.decision))
+        object.__setattr__(self, "decision", _enum(SelectionDecision, self.decision, "decision"))
         # Key Object Description is a TEXT item (UT) but PACS viewers show one line: keep it short.
         _text(self.text, "selection reason", 1024)
 
