@@ -98,6 +98,9 @@ class SeriesRetrieval:
         self._total = len(instances)
         self._notify()
 
+    def _missing(self) -> list[str]:
+        return [r.sop_uid for r in self.instances if r.sop_uid not in self._received]
+
     def _mark_received(self, sop_uid: str) -> None:
         self._received.add(sop_uid)
         self._failed.pop(sop_uid, None)
@@ -171,27 +174,40 @@ class Retriever:
 
     async def _run(self, retrieval: SeriesRetrieval, first_sop_uid: str | None) -> None:
         error: PacsError | None = None
+        # The instance list (C-FIND / QIDO) gives the total, but a PACS may take a second or
+        # more to list a long series: when a slice is wanted that is not cached, its retrieval
+        # starts at once, beside the query, so the viewer does not wait for the list.
+        find = asyncio.create_task(self._list(retrieval))
+        stream: asyncio.Task[None] | None = None
         try:
-            instances = await self._pacs.find_instances(retrieval.study_uid, retrieval.series_uid)
-            retrieval._set_instances(instances)
-            for sop_uid in self._cached(instances):  # kept from an earlier visit
-                retrieval._mark_received(sop_uid)
-            missing = [r.sop_uid for r in instances if r.sop_uid not in retrieval._received]
-            if missing or not instances:
-                await self._stream(retrieval, first_sop_uid)
+            if first_sop_uid is not None and instance_cache_key(first_sop_uid) not in self._cache:
+                stream = asyncio.create_task(self._stream(retrieval, first_sop_uid))
+            await find
+            if stream is None and (not retrieval.instances or retrieval._missing()):
+                stream = asyncio.create_task(self._stream(retrieval, first_sop_uid))
+            if stream is not None:
+                await stream
         except PacsError as exc:
             error = exc
         except asyncio.CancelledError:
             error = PacsError(PacsErrorCode.CONNECTION_LOST, "retrieval cancelled")
             raise
         finally:
+            pending = [t for t in (find, stream) if t is not None and not t.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             # A finished (or failed) retrieval is forgotten: the next request starts afresh and
             # finds what is cached; a failed one is retried then.
             self._active.pop(retrieval.series_uid, None)
             retrieval._finish(error)
 
-    def _cached(self, instances: list[InstanceRecord]) -> list[str]:
-        return [r.sop_uid for r in instances if instance_cache_key(r.sop_uid) in self._cache]
+    async def _list(self, retrieval: SeriesRetrieval) -> None:
+        instances = await self._pacs.find_instances(retrieval.study_uid, retrieval.series_uid)
+        retrieval._set_instances(instances)
+        for record in instances:  # kept from an earlier visit
+            if instance_cache_key(record.sop_uid) in self._cache:
+                retrieval._mark_received(record.sop_uid)
 
     async def _stream(self, retrieval: SeriesRetrieval, first_sop_uid: str | None) -> None:
         stream = self._pacs.retrieve_series(
