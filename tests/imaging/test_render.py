@@ -250,8 +250,10 @@ def test_jpeg2000_component_transforms_come_back_as_rgb(
 ) -> None:
     original = pydicom.dcmread(TEST_FILES / "examples_rgb_color.dcm")
     expected = render(decode_frame(read_dataset(TEST_FILES / "examples_rgb_color.dcm"), 0))
-    kwargs = {"j2k_psnr": [45.0]} if photometric == "YBR_ICT" else {}
-    original.compress(UID(syntax), use_mct=True, **kwargs)
+    if photometric == "YBR_ICT":
+        original.compress(UID(syntax), use_mct=True, j2k_psnr=[45.0])
+    else:
+        original.compress(UID(syntax), use_mct=True)
     # pydicom leaves RGB; PS3.5 8.2.4 requires YBR_RCT/YBR_ICT when the MCT is used.
     original.PhotometricInterpretation = photometric
     fp = io.BytesIO()
