@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
+from imaging.attrs import frames_of
 from imaging.errors import ImagingError, ImagingErrorCode
 from imaging.frame_attrs import frame_attributes
 from imaging.frames import Frame
@@ -67,6 +68,11 @@ def slice_geometry(item: Dataset | Frame | SliceGeometry, index: int = 0) -> Sli
         rows=rows,
         columns=columns,
     )
+
+
+def frame_geometries(ds: Dataset) -> list[SliceGeometry]:
+    """One SliceGeometry per frame of an (enhanced) multi-frame object (C.7.6.16.2.3)."""
+    return [slice_geometry(ds, index) for index in range(frames_of(ds))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.dataset import Dataset
 
 from imaging import (
     ImagingError,
@@ -12,6 +13,7 @@ from imaging import (
     Window,
     assemble_volume,
     decode_frame,
+    frame_geometries,
     plane_frame,
     read_dataset,
     render,
@@ -128,3 +130,20 @@ def test_plane_frame_keeps_exact_integer_values() -> None:
     fractional = plane_frame((values / 7).astype(np.float32), (1.0, 1.0), like=like)
     back = fractional.modality.apply(fractional.pixels.astype(np.float64))
     np.testing.assert_allclose(back, values / 7, atol=(4000 / 7) / 65535)
+
+
+def test_enhanced_multiframe_geometry_per_frame() -> None:
+    ds = ct_dataset(4, 4)
+    del ds.ImagePositionPatient
+    ds.NumberOfFrames = 3
+    ds.PixelData = np.zeros((3, 4, 4), dtype="<u2").tobytes()
+    items = []
+    for z in (2.0, 0.0, 1.0):
+        position, item = Dataset(), Dataset()
+        position.ImagePositionPatient = [0.0, 0.0, z]
+        item.PlanePositionSequence = [position]
+        items.append(item)
+    ds.PerFrameFunctionalGroupsSequence = items
+    geometry = series_geometry(frame_geometries(read_dataset(to_bytes(ds))))
+    assert geometry.order == (1, 2, 0)
+    assert geometry.spacing == pytest.approx(1.0)

@@ -272,3 +272,12 @@ def test_random_mutations_never_escape(tmp_path: Path) -> None:
             data[int(at)] = int(rng.integers(0, 256))
         render_all_or_error(bytes(data))
     assert ExplicitVRLittleEndian
+
+
+def test_deeply_nested_sequences_are_refused_quickly() -> None:
+    opening = struct.pack("<HH2sHI", 0x0008, 0x1140, b"SQ", 0, 0xFFFFFFFF)
+    opening += struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    data = struct.pack("<HH2sH", 0x0008, 0x0060, b"CS", 2) + b"CT" + opening * 20000
+    with pytest.raises(ImagingError) as err:
+        read_dataset(data)
+    assert err.value.code is ImagingErrorCode.NOT_DICOM
