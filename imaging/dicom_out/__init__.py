@@ -4,6 +4,7 @@ Pure library (pydicom, highdicom, numpy). See docs/writeback-objects.md.
 """
 
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
+from imaging.dicom_out.ko import build_key_object_selection
 from imaging.dicom_out.model import (
     Angle,
     Annotation,
@@ -29,7 +30,6 @@ from imaging.dicom_out.model import (
     SourceImage,
     Superseded,
 )
-from imaging.dicom_out.ko import build_key_object_selection
 from imaging.dicom_out.seg import build_segmentation
 from imaging.dicom_out.sr import build_measurement_report
 from imaging.dicom_out.uids import derive_uid, tracking_uid_for

@@ -30,8 +30,16 @@ SUPERSEDES_PREFIX = "supersedes "
 # Patient and General Study attributes copied from the study's source image into the KOS (C.7.1.1,
 # C.7.2.1): the document files under the same patient and study as the images it selects.
 _PATIENT_STUDY = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "AccessionNumber",
-    "StudyDate", "StudyTime", "ReferringPhysicianName", "SpecificCharacterSet",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "SpecificCharacterSet",
 )
 
 
@@ -78,8 +86,9 @@ def build_key_object_selection(
     check_uid(series_instance_uid, "Series Instance UID")
     _check_numbers(instance_number, series_number)
     if not isinstance(lead, str) or not lead or len(lead) > 64 or any(c in lead for c in "^=\\"):
-        raise WritebackError(E.BAD_TEXT, "lead must be a pseudonym of ≤ 64 characters without "
-                             "'^', '=' or '\\'")
+        raise WritebackError(
+            E.BAD_TEXT, "lead must be a pseudonym of ≤ 64 characters without '^', '=' or '\\'"
+        )
     chosen = tuple(selection)
     if not chosen or not all(isinstance(s, SelectedSeries) for s in chosen):
         raise WritebackError(E.NOTHING_TO_WRITE, "selection must list at least one SelectedSeries")
@@ -87,8 +96,12 @@ def build_key_object_selection(
     check_unique((i.sop_instance_uid for s in chosen for i in s.instances), "selected instance")
 
     evidence = [
-        _reference(study.dataset, series.series_instance_uid, instance.sop_class_uid,
-                   instance.sop_instance_uid)
+        _reference(
+            study.dataset,
+            series.series_instance_uid,
+            instance.sop_class_uid,
+            instance.sop_instance_uid,
+        )
         for series in chosen
         for instance in series.instances
     ]
@@ -132,7 +145,9 @@ def is_image_class(sop_class_uid: str) -> bool:
     return "Image Storage" in name or name == "Segmentation Storage"
 
 
-def _reference(study: Dataset, series_uid: str, sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+def _reference(
+    study: Dataset, series_uid: str, sop_class_uid: str, sop_instance_uid: str
+) -> Dataset:
     ds = Dataset()
     for keyword in _PATIENT_STUDY:
         ds.__setattr__(keyword, study.get(keyword, ""))

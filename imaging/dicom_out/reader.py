@@ -52,9 +52,14 @@ _SR_CLASSES = {
 _SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 _KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
 _KINDS = {
-    "rectangle": LabelKind.REGION, "ellipse": LabelKind.REGION, "polygon": LabelKind.REGION,
-    "freehand": LabelKind.REGION, "point": LabelKind.POINT, "length": LabelKind.MEASUREMENT,
-    "angle": LabelKind.MEASUREMENT, "mask": LabelKind.MASK,
+    "rectangle": LabelKind.REGION,
+    "ellipse": LabelKind.REGION,
+    "polygon": LabelKind.REGION,
+    "freehand": LabelKind.REGION,
+    "point": LabelKind.POINT,
+    "length": LabelKind.MEASUREMENT,
+    "angle": LabelKind.MEASUREMENT,
+    "mask": LabelKind.MASK,
 }
 
 
@@ -97,8 +102,11 @@ def read_back(ds: Dataset, labels: Mapping[str, CodedLabel] | None = None) -> Re
         return _read_seg(ds, schema, common)
     if sop_class == _KOS_CLASS:
         return _read_kos(ds, common)
-    raise WritebackError(E.NOT_SUPPORTED, f"cannot read back SOP class {sop_class!r} "
-                         f"({UID(sop_class).name if sop_class else 'none'}); SR, SEG and KOS only")
+    raise WritebackError(
+        E.NOT_SUPPORTED,
+        f"cannot read back SOP class {sop_class!r} "
+        f"({UID(sop_class).name if sop_class else 'none'}); SR, SEG and KOS only",
+    )
 
 
 def _label(
@@ -107,11 +115,14 @@ def _label(
     known = schema.get(key)
     if known is not None:
         return known
-    return CodedLabel(key, kind, str(code.value), str(code.scheme_designator), str(code.meaning),
-                      colour)
+    return CodedLabel(
+        key, kind, str(code.value), str(code.scheme_designator), str(code.meaning), colour
+    )
 
 
-def _identity(text: str | None, tracking_uid: str | None, fallback_tool: str) -> tuple[str, str, str]:
+def _identity(
+    text: str | None, tracking_uid: str | None, fallback_tool: str
+) -> tuple[str, str, str]:
     """(key, tool, client uid) from our tracking text, or a best effort for foreign objects."""
     match = _TRACKING.match(text or "")
     if match:
@@ -123,7 +134,9 @@ def _identity(text: str | None, tracking_uid: str | None, fallback_tool: str) ->
 def _image_ref(item: Dataset) -> ImageRef:
     ref = item.ReferencedSOPSequence[0]
     frames = ref.get("ReferencedFrameNumber")
-    frame = None if frames in (None, "") else int(frames if not isinstance(frames, list) else frames[0])
+    frame = (
+        None if frames in (None, "") else int(frames if not isinstance(frames, list) else frames[0])
+    )
     return ImageRef(str(ref.ReferencedSOPInstanceUID), frame)
 
 
@@ -149,18 +162,19 @@ def _read_sr(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any])
         kind = LabelKind.POINT if cls is Point else LabelKind.REGION
         label = _label(schema, key, kind, group.finding_type)
         annotations.append(cls(uid=uid, label=label, image=image, **fields))
-    for group in report.get_image_measurement_groups():
-        session = session or _session(group)
-        key, tool, uid = _identity(group.tracking_identifier, group.tracking_uid, "")
-        annotation = _image_group(group, key, tool, uid, schema)
+    for image_group in report.get_image_measurement_groups():
+        session = session or _session(image_group)
+        key, tool, uid = _identity(image_group.tracking_identifier, image_group.tracking_uid, "")
+        annotation = _image_group(image_group, key, tool, uid, schema)
         if annotation is not None:
             annotations.append(annotation)
     predecessor = None
     if "PredecessorDocumentsSequence" in ds:
         series = ds.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0]
         predecessor = str(series.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
-    return ReadBack(**common, supersedes=predecessor, annotations=tuple(annotations),
-                    session=session)
+    return ReadBack(
+        **common, supersedes=predecessor, annotations=tuple(annotations), session=session
+    )
 
 
 def _session(group: Any) -> str | None:
@@ -200,7 +214,8 @@ def _is_rectangle(vertices: list[tuple[float, float]]) -> bool:
     if len(vertices) != 4:
         return False
     return all(
-        a[0] == b[0] or a[1] == b[1] for a, b in zip(vertices, vertices[1:] + vertices[:1], strict=True)
+        a[0] == b[0] or a[1] == b[1]
+        for a, b in zip(vertices, vertices[1:] + vertices[:1], strict=True)
     )
 
 
@@ -224,9 +239,16 @@ def _image_group(
             "classification-study": ClassificationLevel.STUDY,
         }.get(tool)
         if level is None:
-            level = (ClassificationLevel.STUDY if not sources else ClassificationLevel.IMAGE
-                     if len(sources) == 1 else ClassificationLevel.SERIES)
-        image = None if level is ClassificationLevel.STUDY or not sources else _image_ref(sources[0])
+            level = (
+                ClassificationLevel.STUDY
+                if not sources
+                else ClassificationLevel.IMAGE
+                if len(sources) == 1
+                else ClassificationLevel.SERIES
+            )
+        image = (
+            None if level is ClassificationLevel.STUDY or not sources else _image_ref(sources[0])
+        )
         label = _label(schema, key, LabelKind.CLASSIFICATION, finding)
         return Classification(uid=uid, label=label, level=level, image=image)
     measurement = measurements[0]
@@ -239,8 +261,9 @@ def _image_group(
     if measurement.name == concepts.LENGTH and len(points) == 2:
         return Length(uid=uid, label=label, image=image, start=points[0], end=points[1])
     if measurement.name == concepts.ANGLE and len(points) == 3:
-        return Angle(uid=uid, label=label, image=image, first=points[0], vertex=points[1],
-                     second=points[2])
+        return Angle(
+            uid=uid, label=label, image=image, first=points[0], vertex=points[1], second=points[2]
+        )
     return None
 
 
@@ -262,10 +285,14 @@ def _read_seg(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any]
     frames = ds.pixel_array.reshape(-1, int(ds.Rows), int(ds.Columns)).astype(bool)
     planes: dict[int, list[MaskPlane]] = {}
     for index in range(frames.shape[0]):
-        number = int(_functional(ds, index, "SegmentIdentificationSequence").ReferencedSegmentNumber)
+        number = int(
+            _functional(ds, index, "SegmentIdentificationSequence").ReferencedSegmentNumber
+        )
         source = _functional(ds, index, "DerivationImageSequence").SourceImageSequence[0]
         frame = source.get("ReferencedFrameNumber")
-        image = ImageRef(str(source.ReferencedSOPInstanceUID), None if frame is None else int(frame))
+        image = ImageRef(
+            str(source.ReferencedSOPInstanceUID), None if frame is None else int(frame)
+        )
         planes.setdefault(number, []).append(MaskPlane(image, frames[index]))
     masks = []
     for number in segmentation.segment_numbers:
@@ -280,8 +307,12 @@ def _read_seg(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any]
         label = _label(schema, key, LabelKind.MASK, description.segmented_property_type, colour)
         masks.append(SegmentMask(uid=uid, label=label, planes=tuple(planes.get(number, ()))))
     match = _SUPERSEDES.search(str(ds.get("DerivationDescription", "")))
-    return ReadBack(**common, supersedes=match.group(1) if match else None, masks=tuple(masks),
-                    description=str(ds.get("ContentDescription", "")) or None)
+    return ReadBack(
+        **common,
+        supersedes=match.group(1) if match else None,
+        masks=tuple(masks),
+        description=str(ds.get("ContentDescription", "")) or None,
+    )
 
 
 def _is_code(item: Dataset, code: Any) -> bool:
@@ -297,8 +328,9 @@ def _read_kos(ds: Dataset, common: dict[str, Any]) -> ReadBack:
     for item in root:
         if item.ValueType in ("IMAGE", "COMPOSITE"):
             ref = item.ReferencedSOPSequence[0]
-            selected.append(InstanceRef(str(ref.ReferencedSOPClassUID),
-                                        str(ref.ReferencedSOPInstanceUID)))
+            selected.append(
+                InstanceRef(str(ref.ReferencedSOPClassUID), str(ref.ReferencedSOPInstanceUID))
+            )
         elif item.ValueType == "TEXT" and _is_code(item, codes.DCM.KeyObjectDescription):
             description = str(item.TextValue)
     match = _SUPERSEDES.search(description or "")
@@ -306,8 +338,10 @@ def _read_kos(ds: Dataset, common: dict[str, Any]) -> ReadBack:
         **common,
         supersedes=match.group(1) if match else None,
         selected=tuple(selected),
-        document_title=(str(title.CodeValue), str(title.CodingSchemeDesignator),
-                        str(title.CodeMeaning)),
+        document_title=(
+            str(title.CodeValue),
+            str(title.CodingSchemeDesignator),
+            str(title.CodeMeaning),
+        ),
         description=description,
     )
-

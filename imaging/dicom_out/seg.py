@@ -45,8 +45,10 @@ def build_segmentation(
     check_uid(series_instance_uid, "Series Instance UID")
     _check_numbers(instance_number, series_number)
     if category not in concepts.SEGMENT_CATEGORIES:
-        raise WritebackError(E.BAD_CODE, "category must be one of "
-                             f"{[c.meaning for c in concepts.SEGMENT_CATEGORIES]}")
+        raise WritebackError(
+            E.BAD_CODE,
+            f"category must be one of {[c.meaning for c in concepts.SEGMENT_CATEGORIES]}",
+        )
     segments = tuple(masks)
     if not segments:
         raise WritebackError(E.NOTHING_TO_WRITE, "a segmentation needs at least one mask")
@@ -62,9 +64,12 @@ def build_segmentation(
         for plane in mask.planes:
             source = resolve(plane.image, index)
             if plane.pixels.shape != (source.rows, source.columns):
-                raise WritebackError(E.MASK_SHAPE, f"mask {mask.uid!r}: plane shape "
-                                     f"{plane.pixels.shape} differs from the image's Rows × "
-                                     f"Columns ({source.rows}, {source.columns})")
+                raise WritebackError(
+                    E.MASK_SHAPE,
+                    f"mask {mask.uid!r}: plane shape "
+                    f"{plane.pixels.shape} differs from the image's Rows × "
+                    f"Columns ({source.rows}, {source.columns})",
+                )
             key = (plane.image.sop_instance_uid, plane.image.frame_number)
             if key in seen:
                 raise WritebackError(E.DUPLICATE, f"mask {mask.uid!r} has two planes for {key}")
@@ -76,14 +81,18 @@ def build_segmentation(
             raise WritebackError(E.EMPTY_MASK, f"mask {mask.uid!r} ({mask.label.key}) is empty")
     chosen = [s for s in index.values() if s.sop_instance_uid in used]
     if len({s.series_instance_uid for s in chosen}) != 1:
-        raise WritebackError(E.MIXED_SOURCES, "all masks of one segmentation must be drawn on "
-                             "one series")
+        raise WritebackError(
+            E.MIXED_SOURCES, "all masks of one segmentation must be drawn on one series"
+        )
     if any(s.is_multiframe for s in chosen) and len(chosen) != 1:
-        raise WritebackError(E.MIXED_SOURCES, "masks on a multi-frame image must all be on that "
-                             "one image")
+        raise WritebackError(
+            E.MIXED_SOURCES, "masks on a multi-frame image must all be on that one image"
+        )
     if any(s.frame_of_reference_uid is None for s in chosen):
-        raise WritebackError(E.MISSING_ATTRIBUTE, "source images need a Frame of Reference UID "
-                             "for a segmentation of their planes")
+        raise WritebackError(
+            E.MISSING_ATTRIBUTE,
+            "source images need a Frame of Reference UID for a segmentation of their planes",
+        )
 
     pixels = _pixel_array(segments, chosen)
     descriptions = [
@@ -132,8 +141,11 @@ def build_segmentation(
 def _pixel_array(segments: Sequence[SegmentMask], chosen: Sequence[SourceImage]) -> np.ndarray:
     """(frames, rows, columns, segments) booleans in highdicom's source-frame order."""
     first = chosen[0]
+    positions: dict[tuple[str, int | None], int]
     if first.is_multiframe:
-        positions = {(first.sop_instance_uid, f): f - 1 for f in range(1, first.number_of_frames + 1)}
+        positions = {
+            (first.sop_instance_uid, f): f - 1 for f in range(1, first.number_of_frames + 1)
+        }
         frames = first.number_of_frames
     else:
         positions = {(s.sop_instance_uid, None): i for i, s in enumerate(chosen)}
@@ -142,6 +154,7 @@ def _pixel_array(segments: Sequence[SegmentMask], chosen: Sequence[SourceImage])
     array = np.zeros((frames, first.rows, first.columns, len(segments)), dtype=bool)
     for number, mask in enumerate(segments):
         for plane in mask.planes:
-            array[positions[(plane.image.sop_instance_uid, plane.image.frame_number)], :, :,
-                  number] = plane.pixels
+            array[
+                positions[(plane.image.sop_instance_uid, plane.image.frame_number)], :, :, number
+            ] = plane.pixels
     return array

@@ -43,7 +43,9 @@ def save_and_read(ds: Dataset, path: Path) -> Dataset:
 def dciodvfy(path: Path) -> list[str]:
     """Run dciodvfy; fail on any error; return the warnings that are not allow-listed."""
     binary = require_binary("dciodvfy", "dicom3tools")
-    result = subprocess.run([binary, "-new", str(path)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [binary, "-new", str(path)], capture_output=True, text=True, check=False
+    )
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("Error")]
     assert not errors, "\n".join(errors)

@@ -57,15 +57,21 @@ def refused(code: WritebackErrorCode):
 
 def sr(annotations, datasets):
     return build_measurement_report(
-        annotations, sources=src.sources(datasets), provenance=src.provenance(),
-        sop_instance_uid=derive_uid("x"), series_instance_uid=derive_uid("y"),
+        annotations,
+        sources=src.sources(datasets),
+        provenance=src.provenance(),
+        sop_instance_uid=derive_uid("x"),
+        series_instance_uid=derive_uid("y"),
     )
 
 
 def seg(masks, datasets):
     return build_segmentation(
-        masks, sources=src.sources(datasets), provenance=src.provenance(),
-        sop_instance_uid=derive_uid("x"), series_instance_uid=derive_uid("y"),
+        masks,
+        sources=src.sources(datasets),
+        provenance=src.provenance(),
+        sop_instance_uid=derive_uid("x"),
+        series_instance_uid=derive_uid("y"),
     )
 
 
@@ -82,8 +88,13 @@ def test_label_of_the_wrong_kind_for_the_tool(ct):
 
 @pytest.mark.parametrize(
     ("field", "value", "code"),
-    [("colour", "red", C.BAD_COLOUR), ("key", "a b", C.BAD_KEY), ("value", "", C.BAD_CODE),
-     ("meaning", "x" * 65, C.BAD_CODE), ("scheme", "A\\B", C.BAD_CODE)],
+    [
+        ("colour", "red", C.BAD_COLOUR),
+        ("key", "a b", C.BAD_KEY),
+        ("value", "", C.BAD_CODE),
+        ("meaning", "x" * 65, C.BAD_CODE),
+        ("scheme", "A\\B", C.BAD_CODE),
+    ],
 )
 def test_bad_label_fields(field, value, code):
     with refused(code):
@@ -169,8 +180,10 @@ def test_length_without_pixel_spacing(ct):
     bare.update(ct[0])
     del bare.PixelSpacing
     with refused(C.NO_PIXEL_SPACING):
-        sr([Length("l", src.DIAMETER, ImageRef(bare.SOPInstanceUID), start=(0, 0), end=(1, 1))],
-           [bare])
+        sr(
+            [Length("l", src.DIAMETER, ImageRef(bare.SOPInstanceUID), start=(0, 0), end=(1, 1))],
+            [bare],
+        )
 
 
 def test_source_without_required_attributes():
@@ -192,7 +205,7 @@ def test_masks_of_the_wrong_shape_dtype_or_empty(ct, enhanced):
     with refused(C.MASK_SHAPE):
         seg([SegmentMask("m", src.LIVER, (MaskPlane(image, np.ones((10, 10), bool)),))], ct)
     with refused(C.MASK_SHAPE):
-        MaskPlane(image, np.ones((src.ROWS, src.COLUMNS), np.uint8))  # type: ignore[arg-type]
+        MaskPlane(image, np.ones((src.ROWS, src.COLUMNS), np.uint8))
     with refused(C.MASK_SHAPE):
         MaskPlane(image, np.ones((1, src.ROWS, src.COLUMNS), bool))
     empty = np.zeros((src.ROWS, src.COLUMNS), bool)
@@ -201,8 +214,14 @@ def test_masks_of_the_wrong_shape_dtype_or_empty(ct, enhanced):
     with refused(C.EMPTY_MASK):
         SegmentMask("m", src.LIVER, ())
     with refused(C.FRAME_OUT_OF_RANGE):
-        seg([SegmentMask("m", src.LIVER, (
-            MaskPlane(ImageRef(enhanced.SOPInstanceUID, 9), ~empty),))], [enhanced])
+        seg(
+            [
+                SegmentMask(
+                    "m", src.LIVER, (MaskPlane(ImageRef(enhanced.SOPInstanceUID, 9), ~empty),)
+                )
+            ],
+            [enhanced],
+        )
     with refused(C.WRONG_LABEL_KIND):
         SegmentMask("m", src.LESION, (MaskPlane(image, ~empty),))
 
@@ -212,20 +231,35 @@ def test_masks_across_two_series(ct):
     other[0].StudyInstanceUID = ct[0].StudyInstanceUID
     full = np.ones((src.ROWS, src.COLUMNS), bool)
     with refused(C.MIXED_SOURCES):
-        seg([SegmentMask("m", src.LIVER, (MaskPlane(ImageRef(ct[0].SOPInstanceUID), full),
-                                          MaskPlane(ImageRef(other[0].SOPInstanceUID), full)))],
-            ct + other)
+        seg(
+            [
+                SegmentMask(
+                    "m",
+                    src.LIVER,
+                    (
+                        MaskPlane(ImageRef(ct[0].SOPInstanceUID), full),
+                        MaskPlane(ImageRef(other[0].SOPInstanceUID), full),
+                    ),
+                )
+            ],
+            ct + other,
+        )
 
 
 def test_key_object_selection_refusals(ct):
-    series = SelectedSeries(ct[0].SeriesInstanceUID,
-                            (InstanceRef(ct[0].SOPClassUID, ct[0].SOPInstanceUID),))
+    series = SelectedSeries(
+        ct[0].SeriesInstanceUID, (InstanceRef(ct[0].SOPClassUID, ct[0].SOPInstanceUID),)
+    )
     reason = SelectionReason(SelectionDecision.INCLUDE, "for annotation")
 
-    def kos(chosen, lead="u_lead"):
+    def kos(chosen: list[SelectedSeries], lead: str = "u_lead") -> object:
         return build_key_object_selection(
-            chosen, study=SourceImage(ct[0]), reason=reason, lead=lead,
-            provenance=src.provenance(), sop_instance_uid=derive_uid("k"),
+            chosen,
+            study=SourceImage(ct[0]),
+            reason=reason,
+            lead=lead,
+            provenance=src.provenance(),
+            sop_instance_uid=derive_uid("k"),
             series_instance_uid=derive_uid("ks"),
         )
 
@@ -245,5 +279,9 @@ def test_key_object_selection_refusals(ct):
 
 def test_label_kinds_are_stable():
     assert [k.value for k in LabelKind] == [
-        "region", "mask", "point", "measurement", "classification"
+        "region",
+        "mask",
+        "point",
+        "measurement",
+        "classification",
     ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import highdicom as hd
 import pytest
+from pydicom.dataset import Dataset
 
 from imaging.dicom_out import (
     Concept,
@@ -21,16 +24,20 @@ from tests.imaging.dicom_out import sources as src
 from tests.imaging.dicom_out.conftest import dciodvfy, save_and_read
 
 
-def selection(*series_lists):
+def selection(*series_lists: list[Dataset]) -> list[SelectedSeries]:
     return [
-        SelectedSeries(datasets[0].SeriesInstanceUID,
-                       tuple(InstanceRef(d.SOPClassUID, d.SOPInstanceUID) for d in datasets))
+        SelectedSeries(
+            datasets[0].SeriesInstanceUID,
+            tuple(InstanceRef(d.SOPClassUID, d.SOPInstanceUID) for d in datasets),
+        )
         for datasets in series_lists
     ]
 
 
-def build(chosen, study, reason, **kwargs):
-    defaults = {
+def build(
+    chosen: list[SelectedSeries], study: Dataset, reason: SelectionReason, **kwargs: Any
+) -> hd.ko.KeyObjectSelectionDocument:
+    defaults: dict[str, Any] = {
         "study": SourceImage(study),
         "reason": reason,
         "lead": "u_lead42",
@@ -43,16 +50,19 @@ def build(chosen, study, reason, **kwargs):
 
 @pytest.mark.parametrize(
     ("decision", "title"),
-    [(SelectionDecision.INCLUDE, ("113000", "DCM", "Of Interest")),
-     (SelectionDecision.EXCLUDE, ("113010", "DCM", "Quality Issue"))],
+    [
+        (SelectionDecision.INCLUDE, ("113000", "DCM", "Of Interest")),
+        (SelectionDecision.EXCLUDE, ("113010", "DCM", "Quality Issue")),
+    ],
 )
 def test_selection_lists_exactly_the_selected_instances(ct, decision, title, tmp_path):
     second_series = src.ct_series(2)
     for ds in second_series:  # same study, another series
         ds.StudyInstanceUID = ct[0].StudyInstanceUID
     chosen = selection(ct[:3], second_series)
-    reason = SelectionReason(decision, "excluded: motion",
-                             Concept("RID5175", "RADLEX", "Motion artifact"))
+    reason = SelectionReason(
+        decision, "excluded: motion", Concept("RID5175", "RADLEX", "Motion artifact")
+    )
     ds = save_and_read(build(chosen, ct[0], reason), tmp_path / "kos.dcm")
 
     assert dciodvfy(tmp_path / "kos.dcm") == []
@@ -71,9 +81,11 @@ def test_selection_lists_exactly_the_selected_instances(ct, decision, title, tmp
     for series in chosen:
         for instance in series.instances:
             assert document.resolve_reference(instance.sop_instance_uid) == (
-                ct[0].StudyInstanceUID, series.series_instance_uid, instance.sop_instance_uid
+                ct[0].StudyInstanceUID,
+                series.series_instance_uid,
+                instance.sop_instance_uid,
             )
-    person, device = document.content.get_observer_contexts()
+    person, _device = document.content.get_observer_contexts()
     assert str(person.observer_identifying_attributes[0].value) == "u_lead42^"
     evidence = {
         (series.SeriesInstanceUID, item.ReferencedSOPInstanceUID)
@@ -81,18 +93,23 @@ def test_selection_lists_exactly_the_selected_instances(ct, decision, title, tmp
         for series in study.ReferencedSeriesSequence
         for item in series.ReferencedSOPSequence
     }
-    assert evidence == {(s.series_instance_uid, i.sop_instance_uid) for s in chosen
-                        for i in s.instances}
+    assert evidence == {
+        (s.series_instance_uid, i.sop_instance_uid) for s in chosen for i in s.instances
+    }
 
 
 def test_revision_names_what_it_supersedes(ct, tmp_path):
     reason = SelectionReason(SelectionDecision.INCLUDE, "for annotation")
     first = build(selection(ct), ct[0], reason)
     second = build(
-        selection(ct[:2]), ct[0], reason, instance_number=2,
+        selection(ct[:2]),
+        ct[0],
+        reason,
+        instance_number=2,
         sop_instance_uid=derive_uid("P-1/kos/2"),
-        supersedes=Superseded(first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID,
-                              first.SOPInstanceUID),
+        supersedes=Superseded(
+            first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID, first.SOPInstanceUID
+        ),
     )
     ds = save_and_read(second, tmp_path / "kos2.dcm")
     assert dciodvfy(tmp_path / "kos2.dcm") == []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import highdicom as hd
 import numpy as np
+from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from imaging.dicom_out import (
@@ -29,8 +32,8 @@ def box(shape: tuple[int, int], rows: slice, columns: slice) -> np.ndarray:
     return mask
 
 
-def build(masks, datasets, **kwargs):
-    defaults = {
+def build(masks: list[SegmentMask], datasets: list[Dataset], **kwargs: Any) -> hd.seg.Segmentation:
+    defaults: dict[str, Any] = {
         "sources": src.sources(datasets),
         "provenance": src.provenance(),
         "sop_instance_uid": derive_uid(f"seg/{id(masks)}"),
@@ -55,14 +58,20 @@ def assert_same_masks(read: tuple[SegmentMask, ...], written: list[SegmentMask])
 
 def test_single_frame_series_round_trips_and_validates(ct, tmp_path):
     shape = (src.ROWS, src.COLUMNS)
-    liver = SegmentMask("m-liver", src.LIVER, (
-        MaskPlane(ImageRef(ct[0].SOPInstanceUID), box(shape, slice(2, 20), slice(3, 30))),
-        MaskPlane(ImageRef(ct[1].SOPInstanceUID), np.zeros(shape, dtype=bool)),
-        MaskPlane(ImageRef(ct[3].SOPInstanceUID), box(shape, slice(40, 48), slice(60, 64))),
-    ))
-    tumour = SegmentMask("m-tumour", src.TUMOUR, (
-        MaskPlane(ImageRef(ct[0].SOPInstanceUID), box(shape, slice(5, 8), slice(5, 8))),
-    ))
+    liver = SegmentMask(
+        "m-liver",
+        src.LIVER,
+        (
+            MaskPlane(ImageRef(ct[0].SOPInstanceUID), box(shape, slice(2, 20), slice(3, 30))),
+            MaskPlane(ImageRef(ct[1].SOPInstanceUID), np.zeros(shape, dtype=bool)),
+            MaskPlane(ImageRef(ct[3].SOPInstanceUID), box(shape, slice(40, 48), slice(60, 64))),
+        ),
+    )
+    tumour = SegmentMask(
+        "m-tumour",
+        src.TUMOUR,
+        (MaskPlane(ImageRef(ct[0].SOPInstanceUID), box(shape, slice(5, 8), slice(5, 8))),),
+    )
     ds = save_and_read(build([liver, tumour], ct), tmp_path / "seg.dcm")
 
     assert dciodvfy(tmp_path / "seg.dcm") == []
@@ -83,7 +92,9 @@ def test_single_frame_series_round_trips_and_validates(ct, tmp_path):
     np.testing.assert_array_equal(pixels[0, ..., 0], liver.planes[0].pixels)
     np.testing.assert_array_equal(pixels[1, ..., 1], np.zeros(shape, dtype=bool))
     assert {uid for _, _, uid in seg.get_source_image_uids()} == {
-        ct[0].SOPInstanceUID, ct[1].SOPInstanceUID, ct[3].SOPInstanceUID
+        ct[0].SOPInstanceUID,
+        ct[1].SOPInstanceUID,
+        ct[3].SOPInstanceUID,
     }
     # Colours come back from the CIELab value even without the schema.
     assert [m.label.colour for m in read_back(ds).masks] == ["#00ff00", "#0000ff"]
@@ -91,10 +102,14 @@ def test_single_frame_series_round_trips_and_validates(ct, tmp_path):
 
 def test_multiframe_source_round_trips(enhanced, tmp_path):
     shape = (src.ROWS, src.COLUMNS)
-    mask = SegmentMask("m", src.LIVER, (
-        MaskPlane(ImageRef(enhanced.SOPInstanceUID, 3), box(shape, slice(0, 4), slice(0, 64))),
-        MaskPlane(ImageRef(enhanced.SOPInstanceUID, 1), box(shape, slice(1, 2), slice(1, 2))),
-    ))
+    mask = SegmentMask(
+        "m",
+        src.LIVER,
+        (
+            MaskPlane(ImageRef(enhanced.SOPInstanceUID, 3), box(shape, slice(0, 4), slice(0, 64))),
+            MaskPlane(ImageRef(enhanced.SOPInstanceUID, 1), box(shape, slice(1, 2), slice(1, 2))),
+        ),
+    )
     ds = save_and_read(build([mask], [enhanced], category=ANATOMICAL_STRUCTURE), tmp_path / "s.dcm")
     assert dciodvfy(tmp_path / "s.dcm") == []
     assert_same_masks(read_back(ds, SCHEMA).masks, [mask])
@@ -110,9 +125,11 @@ def test_multiframe_source_round_trips(enhanced, tmp_path):
 
 
 def test_pydicom_ct_small_as_source(small, tmp_path):
-    mask = SegmentMask("m", src.TUMOUR, (
-        MaskPlane(ImageRef(small.SOPInstanceUID), box((128, 128), slice(60, 70), slice(0, 128))),
-    ))
+    mask = SegmentMask(
+        "m",
+        src.TUMOUR,
+        (MaskPlane(ImageRef(small.SOPInstanceUID), box((128, 128), slice(60, 70), slice(0, 128))),),
+    )
     ds = save_and_read(build([mask], [small]), tmp_path / "seg.dcm")
     assert dciodvfy(tmp_path / "seg.dcm") == []
     assert ds.PatientID == small.PatientID and ds.StudyInstanceUID == small.StudyInstanceUID
@@ -120,15 +137,25 @@ def test_pydicom_ct_small_as_source(small, tmp_path):
 
 
 def test_revision_names_what_it_supersedes(ct, tmp_path):
-    mask = SegmentMask("m", src.LIVER, (
-        MaskPlane(ImageRef(ct[0].SOPInstanceUID), box((src.ROWS, src.COLUMNS), slice(0, 2),
-                                                      slice(0, 2))),
-    ))
+    mask = SegmentMask(
+        "m",
+        src.LIVER,
+        (
+            MaskPlane(
+                ImageRef(ct[0].SOPInstanceUID),
+                box((src.ROWS, src.COLUMNS), slice(0, 2), slice(0, 2)),
+            ),
+        ),
+    )
     first = build([mask], ct, sop_instance_uid=derive_uid("site/T-17/seg/1"))
     second = build(
-        [mask], ct, sop_instance_uid=derive_uid("site/T-17/seg/2"), instance_number=2,
-        supersedes=Superseded(first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID,
-                              first.SOPInstanceUID),
+        [mask],
+        ct,
+        sop_instance_uid=derive_uid("site/T-17/seg/2"),
+        instance_number=2,
+        supersedes=Superseded(
+            first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID, first.SOPInstanceUID
+        ),
     )
     ds = save_and_read(second, tmp_path / "seg2.dcm")
     assert dciodvfy(tmp_path / "seg2.dcm") == []

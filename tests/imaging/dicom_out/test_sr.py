@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
 
 import highdicom as hd
 import numpy as np
 import pytest
+from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from imaging.dicom_out import (
     Angle,
+    Annotation,
     Classification,
     ClassificationLevel,
     Ellipse,
@@ -33,7 +38,7 @@ SCHEMA = {label.key: label for label in (src.LESION, src.MARKER, src.DIAMETER, s
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 
 
-def every_annotation(image: ImageRef, other: ImageRef) -> list:
+def every_annotation(image: ImageRef, other: ImageRef) -> list[Annotation]:
     # Coordinates are exact in float32 (Graphic Data is FL), so the round trip compares with ==.
     return [
         Rectangle("r1", src.LESION, image, x0=10.5, y0=2.5, x1=1.5, y1=12.5),
@@ -50,14 +55,20 @@ def every_annotation(image: ImageRef, other: ImageRef) -> list:
     ]
 
 
-def build(annotations, datasets, **kwargs):
-    defaults = {
+def build(
+    annotations: Sequence[Annotation], datasets: list[Dataset], **kwargs: Any
+) -> hd.sr.Comprehensive3DSR:
+    defaults: dict[str, Any] = {
         "sources": src.sources(datasets),
         "provenance": src.provenance(),
         "sop_instance_uid": derive_uid(f"sr/{id(annotations)}"),
         "series_instance_uid": derive_uid("T-17/sr"),
     }
     return build_measurement_report(annotations, **(defaults | kwargs))
+
+
+def report_of(path: Path) -> hd.sr.MeasurementReport:
+    return cast(hd.sr.MeasurementReport, hd.sr.srread(path).content)
 
 
 def test_every_annotation_type_round_trips_and_validates(ct, tmp_path):
@@ -76,23 +87,34 @@ def test_every_annotation_type_round_trips_and_validates(ct, tmp_path):
 def test_highdicom_reader_sees_regions_measurements_and_codes(ct, tmp_path):
     image, other = ImageRef(ct[0].SOPInstanceUID), ImageRef(ct[2].SOPInstanceUID)
     save_and_read(build(every_annotation(image, other), ct), tmp_path / "sr.dcm")
-    report = hd.sr.srread(tmp_path / "sr.dcm").content
+    report = report_of(tmp_path / "sr.dcm")
 
     planar = {g.tracking_identifier: g for g in report.get_planar_roi_measurement_groups()}
-    rectangle = planar["lesion/rectangle/r1"].roi
+
+    def roi(key: str) -> hd.sr.ImageRegion:
+        region = planar[key].roi
+        assert isinstance(region, hd.sr.ImageRegion)
+        return region
+
+    rectangle = roi("lesion/rectangle/r1")
     assert rectangle.graphic_type is hd.sr.GraphicTypeValues.POLYLINE
     np.testing.assert_array_equal(
         rectangle.value, [[1.5, 2.5], [10.5, 2.5], [10.5, 12.5], [1.5, 12.5], [1.5, 2.5]]
     )
-    ellipse = planar["lesion/ellipse/e2"].roi
+    ellipse = roi("lesion/ellipse/e2")
     assert ellipse.graphic_type is hd.sr.GraphicTypeValues.ELLIPSE
     np.testing.assert_array_equal(ellipse.value[:2], [[20.5, 13.0], [20.5, 28.0]])  # major first
-    assert planar["marker/point/pt1"].roi.graphic_type is hd.sr.GraphicTypeValues.POINT
+    assert roi("marker/point/pt1").graphic_type is hd.sr.GraphicTypeValues.POINT
     assert planar["marker/point/pt1"].finding_type == hd.sr.CodedConcept(
         "RID39054", "RADLEX", "Marker"
     )
-    assert planar["lesion/polygon/p1"].roi.ContentSequence[0].ReferencedSOPSequence[0]\
-        .ReferencedSOPInstanceUID == ct[0].SOPInstanceUID
+    assert (
+        roi("lesion/polygon/p1")
+        .ContentSequence[0]
+        .ReferencedSOPSequence[0]
+        .ReferencedSOPInstanceUID
+        == ct[0].SOPInstanceUID
+    )
 
     groups = {g.tracking_identifier: g for g in report.get_image_measurement_groups()}
     (length,) = groups["diameter/length/l1"].get_measurements()
@@ -113,17 +135,23 @@ def test_highdicom_reader_sees_regions_measurements_and_codes(ct, tmp_path):
 
 def test_anisotropic_angle_uses_pixel_spacing(ct, tmp_path):
     # 45° in pixels becomes atan(0.8/0.5) in millimetres.
-    angle = Angle("a", src.DIAMETER, ImageRef(ct[0].SOPInstanceUID), first=(10, 0), vertex=(0, 0),
-                  second=(10, 10))
+    angle = Angle(
+        "a",
+        src.DIAMETER,
+        ImageRef(ct[0].SOPInstanceUID),
+        first=(10, 0),
+        vertex=(0, 0),
+        second=(10, 10),
+    )
     ds = save_and_read(build([angle], ct), tmp_path / "sr.dcm")
-    (group,) = hd.sr.srread(tmp_path / "sr.dcm").content.get_image_measurement_groups()
+    (group,) = report_of(tmp_path / "sr.dcm").get_image_measurement_groups()
     assert group.get_measurements()[0].value == pytest.approx(math.degrees(math.atan(0.8 / 0.5)))
     assert read_back(ds, SCHEMA).annotations == (angle,)
 
 
 def test_multiframe_source_references_the_frame(enhanced, tmp_path):
     frame2 = ImageRef(enhanced.SOPInstanceUID, 2)
-    annotations = [
+    annotations: list[Annotation] = [
         Rectangle("r", src.LESION, frame2, x0=1, y0=1, x1=9, y1=9),
         Length("l", src.DIAMETER, ImageRef(enhanced.SOPInstanceUID, 3), start=(1, 1), end=(1, 11)),
         Classification("c", src.ARTEFACT, ClassificationLevel.IMAGE, frame2),
@@ -132,16 +160,17 @@ def test_multiframe_source_references_the_frame(enhanced, tmp_path):
     assert dciodvfy(tmp_path / "sr.dcm") == []
     back = read_back(ds, SCHEMA)
     assert sorted(back.annotations, key=lambda a: a.uid) == sorted(annotations, key=lambda a: a.uid)
-    (group,) = hd.sr.srread(tmp_path / "sr.dcm").content.get_planar_roi_measurement_groups()
+    (group,) = report_of(tmp_path / "sr.dcm").get_planar_roi_measurement_groups()
+    assert isinstance(group.roi, hd.sr.ImageRegion)
     assert group.roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedFrameNumber == 2
     # Pixel spacing of an enhanced object comes from the Pixel Measures functional group.
-    length = [a for a in back.annotations if isinstance(a, Length)][0]
+    length = next(a for a in back.annotations if isinstance(a, Length))
     assert length.millimetres(SourceImage(enhanced).pixel_spacing(3) or (0, 0)) == pytest.approx(8)
 
 
 def test_pydicom_ct_small_as_source(small, tmp_path):
     image = ImageRef(small.SOPInstanceUID)
-    annotations = [
+    annotations: list[Annotation] = [
         Polygon("p", src.LESION, image, vertices=((0, 0), (128, 0), (64, 128))),
         Point("pt", src.MARKER, image, x=128.0, y=128.0),
         Length("l", src.DIAMETER, image, start=(10, 10), end=(20, 10)),
@@ -157,16 +186,21 @@ def test_pydicom_ct_small_as_source(small, tmp_path):
 def test_revision_keeps_the_series_and_names_its_predecessor(ct, tmp_path):
     image = ImageRef(ct[0].SOPInstanceUID)
     series = derive_uid("site/T-17/sr")
-    first = build([Point("p", src.MARKER, image, x=1, y=1)], ct, series_instance_uid=series,
-                  sop_instance_uid=derive_uid("site/T-17/sr/1"))
+    first = build(
+        [Point("p", src.MARKER, image, x=1, y=1)],
+        ct,
+        series_instance_uid=series,
+        sop_instance_uid=derive_uid("site/T-17/sr/1"),
+    )
     second = build(
         [Point("p", src.MARKER, image, x=2, y=2)],
         ct,
         series_instance_uid=series,
         sop_instance_uid=derive_uid("site/T-17/sr/2"),
         instance_number=2,
-        supersedes=Superseded(first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID,
-                              first.SOPInstanceUID),
+        supersedes=Superseded(
+            first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID, first.SOPInstanceUID
+        ),
     )
     ds = save_and_read(second, tmp_path / "sr2.dcm")
     assert dciodvfy(tmp_path / "sr2.dcm") == []
@@ -180,12 +214,12 @@ def test_revision_keeps_the_series_and_names_its_predecessor(ct, tmp_path):
 
 def test_same_input_gives_the_same_identity(ct):
     image = ImageRef(ct[0].SOPInstanceUID)
-    points = [Point("p", src.MARKER, image, x=1, y=1)]
+    points: list[Annotation] = [Point("p", src.MARKER, image, x=1, y=1)]
     a = build(points, ct, sop_instance_uid=derive_uid("k"))
     b = build(points, ct, sop_instance_uid=derive_uid("k"))
     assert (a.SOPInstanceUID, a.SeriesInstanceUID) == (b.SOPInstanceUID, b.SeriesInstanceUID)
     assert uidrefs(a) == uidrefs(b)  # tracking UIDs and the device observer UID
 
 
-def uidrefs(ds) -> list[str]:
+def uidrefs(ds: Dataset) -> list[str]:
     return [str(e.value) for e in ds.iterall() if e.keyword == "UID"]
