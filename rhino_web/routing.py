@@ -15,13 +15,15 @@ from annotations.consumers.gateway import GatewayControlConsumer, GatewaySession
 
 _UUID = r"(?P<session_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 
+# Nested routers see the path after their parent's match: these are relative to /ws/gateway/
+# and /ws/ respectively.
 gateway_urlpatterns = [
-    re_path(r"^ws/gateway/$", GatewayControlConsumer.as_asgi()),
-    re_path(rf"^ws/gateway/sessions/{_UUID}/$", GatewaySessionConsumer.as_asgi()),
+    re_path(r"^$", GatewayControlConsumer.as_asgi()),
+    re_path(rf"^sessions/{_UUID}/$", GatewaySessionConsumer.as_asgi()),
 ]
 
 browser_urlpatterns = [
-    re_path(rf"^ws/sessions/{_UUID}/$", BrowserSessionConsumer.as_asgi()),
+    re_path(rf"^sessions/{_UUID}/$", BrowserSessionConsumer.as_asgi()),
 ]
 
 websocket_application: Any = URLRouter(

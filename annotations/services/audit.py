@@ -190,30 +190,80 @@ def _rows(chunk_size: int) -> Iterator[tuple[Any, ...]]:
     return AuditEvent.objects.order_by("seq").values_list(*_VERIFY_FIELDS).iterator(chunk_size)
 
 
-def audit_verify_chain(*, chunk_size: int = 5000) -> ChainReport:
+def audit_verify_chain(
+    *, chunk_size: int = 5000, after: tuple[int, str] | None = None
+) -> ChainReport:
     """Walk the chain from the first event; name the first event that breaks it.
 
     Detects edits (MAC mismatch), deletions (a gap in seq or a broken link), swaps (broken links)
     and truncation (the head row or the published head file is ahead of the last event).
+
+    ``after`` = (seq, MAC) of an event verified earlier resumes the walk behind it (the audit
+    console's cached checkpoint); events before it are not re-read, so only a walk without
+    ``after`` proves the whole log.
+
+    Speed (issue 9: 10^6 events in under a minute on 2 cores): on PostgreSQL rows come from one
+    server-side cursor without ORM conversion (the ORM path cost ~38 µs a row), and the canonical
+    JSON encoder and the keyed HMAC state are built once per walk instead of once per event. The
+    bytes are exactly ``canonical_content`` and ``chain_mac`` (json.dumps is this encoder;
+    tests/annotations/console/test_chain.py checks it against them).
     """
+    from django.db import connection
+
     expected_seq, prev_mac, count = 1, GENESIS_MAC, 0
-    for row in _rows(chunk_size):
+    if after is not None and after[0] > 0:
+        resume_seq, resume_mac = after
+        stored_mac = AuditEvent.objects.filter(seq=resume_seq).values_list("mac", flat=True).first()
+        if stored_mac is None or not hmac.compare_digest(stored_mac, resume_mac):
+            return ChainReport(
+                0, 0, resume_seq, f"event #{resume_seq} differs from the verified checkpoint"
+            )
+        expected_seq, prev_mac, count = resume_seq + 1, resume_mac, resume_seq
+
+    def pg_rows() -> Iterator[tuple[Any, ...]]:
+        cursor = connection.chunked_cursor()
+        try:
+            cursor.execute(
+                f"SELECT {', '.join(_VERIFY_FIELDS)} FROM {AuditEvent._meta.db_table} "  # noqa: S608 (constant names)
+                "WHERE seq >= %s ORDER BY seq",
+                [expected_seq],
+            )
+            while rows := cursor.fetchmany(chunk_size):
+                yield from rows
+        finally:
+            cursor.close()
+
+    if connection.vendor == "postgresql":
+        rows: Iterator[tuple[Any, ...]] = pg_rows()
+    else:
+        rows = _rows(chunk_size) if expected_seq == 1 else (
+            AuditEvent.objects.filter(seq__gte=expected_seq).order_by("seq")
+            .values_list(*_VERIFY_FIELDS).iterator(chunk_size)
+        )  # fmt: skip
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+    keyed = hmac.new(_key(), digestmod=hashlib.sha256)
+    utc = dt.UTC
+    for row in rows:
         (seq, occurred_at, actor_id, actor_name, action, outcome, object_type, object_id,
          project_id, site_id, source_address, detail, stored_prev, mac) = row  # fmt: skip
         if seq != expected_seq:
             return ChainReport(
                 expected_seq - 1, count, expected_seq, f"event #{expected_seq} is missing"
             )
-        content = canonical_content(
-            seq=seq, occurred_at=occurred_at, actor_id=actor_id, actor_name=actor_name,
-            action=action, outcome=outcome, object_type=object_type, object_id=object_id,
-            project_id=project_id, site_id=site_id, source_address=source_address, detail=detail,
-        )  # fmt: skip
         if stored_prev != prev_mac:
             return ChainReport(
                 seq - 1, count, seq, f"event #{seq} does not link to event #{seq - 1}"
             )
-        if not hmac.compare_digest(chain_mac(content, prev_mac), mac):
+        if isinstance(detail, str):  # raw PostgreSQL rows: jsonb as text (Django's loader)
+            detail = json.loads(detail)
+        content = encode(
+            [seq, occurred_at.astimezone(utc).isoformat(timespec="microseconds"), actor_id,
+             actor_name, action, outcome, object_type, object_id, project_id, site_id,
+             source_address, detail]
+        ).encode()  # fmt: skip
+        state = keyed.copy()
+        state.update(prev_mac.encode() + b"\n" + content)
+        if not hmac.compare_digest(state.hexdigest(), mac):
             return ChainReport(seq - 1, count, seq, f"event #{seq} was altered (MAC mismatch)")
         prev_mac, expected_seq, count = mac, seq + 1, count + 1
     last = expected_seq - 1

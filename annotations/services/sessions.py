@@ -147,7 +147,7 @@ def _may_oversee(actor: User, session: SecureAccessSession) -> bool:
 
 def session_renew(*, actor: User, session: SecureAccessSession) -> SecureAccessSession:
     if session.user_id != actor.pk:
-        raise PermissionDeniedError("Only the session's user renews it.")
+        raise _deny(actor=actor, task=session.task, reason="Only the session's user renews it.")
     now = timezone.now()
     with transaction.atomic():
         locked = SecureAccessSession.objects.select_for_update().get(pk=session.pk)
@@ -195,7 +195,11 @@ def _end(
 
 def session_close(*, actor: User, session: SecureAccessSession) -> SecureAccessSession:
     if session.user_id != actor.pk:
-        raise PermissionDeniedError("Only the session's user closes it; others revoke it.")
+        raise _deny(
+            actor=actor,
+            task=session.task,
+            reason="Only the session's user closes it; others revoke it.",
+        )
     return _end(
         actor=actor, session=session, reason=CloseReason.CLOSED, action=AuditAction.SESSION_CLOSE
     )

@@ -39,6 +39,18 @@ def series_handle() -> str:
     return _handle_key.handle(HandleKind.SERIES, f"1.2.826.0.1.3680043.10.999.{next(_counter)}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _central_signing_key() -> None:
+    """Central's grant-signing key for the test run (production settings require the file)."""
+    from django.conf import settings
+
+    from annotations.signing import signing_key_create
+
+    path = Path(settings.RHINO_SIGNING_KEY_FILE)
+    if not path.exists():
+        signing_key_create(path)
+
+
 @pytest.fixture(autouse=True)
 def _audit_head_file(settings: Any, tmp_path: Path) -> None:
     """Each test gets its own published chain head (the database is rolled back between tests)."""
@@ -56,7 +68,7 @@ def make_user(db: None) -> Callable[..., User]:
         if roles:
             from django.contrib.auth.models import Group
 
-            user.groups.set([Group.objects.get(name=r.value) for r in roles])
+            user.groups.set([Group.objects.get_or_create(name=r.value)[0] for r in roles])
         return user
 
     return make
