@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Generator
 
 import pytest
+from pydicom import config as pydicom_config
 
 from tests.parts import STRICT
+
+# Every DICOM object the product writes must be valid: make pydicom refuse to write anything else.
+pydicom_config.settings.writing_validation_mode = pydicom_config.RAISE
 
 
 @pytest.hookimpl(wrapper=True)

@@ -23,7 +23,9 @@ def require(available: bool, part: str, install: str) -> None:
 
 def require_binary(name: str, debian_package: str) -> str:
     """Return the path of an executable, or skip naming the Debian package that provides it."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.access(f"/usr/sbin/{name}", os.X_OK) else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.access(f"/usr/sbin/{name}", os.X_OK) else None
+    )
     require(path is not None, name, f"apt-get install {debian_package}")
     assert path is not None
     return path
