@@ -18,6 +18,7 @@ from imaging.errors import ImagingError, ImagingErrorCode
 from imaging.frame_attrs import FrameAttributes, frame_attributes
 from imaging.jpegfix import SEQUENTIAL, repaired_single_frame
 from imaging.limits import DEFAULT_LIMITS, Limits
+from imaging.native import native_grey_frame
 from imaging.overlays import Overlay, overlays_of
 from imaging.voi import Lut, ModalityTransform, VoiFunction, Window
 
@@ -165,7 +166,11 @@ def decode_frame(ds: Dataset, index: int, *, limits: Limits = DEFAULT_LIMITS) ->
                 f"Pixel Data has {actual} bytes, Rows/Columns/Bits Allocated/Number of Frames "
                 f"need {expected}",
             )
-    arr, decoded_photometric = _decode_array(ds, index)
+    native = native_grey_frame(ds, syntax, index) if photometric in _GREY else None
+    if native is not None:
+        arr, decoded_photometric = native, photometric
+    else:
+        arr, decoded_photometric = _decode_array(ds, index)
     attrs = frame_attributes(ds, index)
     rows, columns = int(arr.shape[0]), int(arr.shape[1])
     if photometric in _GREY:

@@ -11,6 +11,7 @@ import simplejpeg
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
+from pydicom.pixels.utils import pixel_array
 from pydicom.uid import UID
 
 from imaging import (
@@ -25,6 +26,7 @@ from imaging import (
     render,
 )
 from imaging.frames import Frame
+from imaging.native import native_grey_frame
 from imaging.voi import Lut, ModalityTransform
 from tests.imaging.builders import TEST_FILES, ct_dataset, to_bytes
 
@@ -268,3 +270,22 @@ def test_ybr_rct_shipped_file_matches_pillows_openjpeg() -> None:
     independent = np.asarray(Image.open(io.BytesIO(codestream)).convert("RGB"))
     ours = render(decode_frame(read_dataset(TEST_FILES / "examples_jpeg2k.dcm"), 0))
     assert np.abs(ours.astype(int) - independent.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(("signed", "stored"), [(False, 12), (True, 12), (True, 16), (False, 10)])
+def test_native_fast_path_equals_pydicoms_decoder(signed: bool, stored: int) -> None:
+    rng = np.random.default_rng(stored)
+    raw = rng.integers(0, 1 << 16, size=(2, 24, 16), dtype=np.uint16)  # garbage in unused bits
+    ds = ct_dataset(24, 16)
+    ds.NumberOfFrames = 2
+    ds.PixelRepresentation = int(signed)
+    ds.BitsStored, ds.HighBit = stored, stored - 1
+    ds.PixelData = raw.astype("<u2").tobytes()
+    read = read_dataset(to_bytes(ds))
+    for index in (0, 1):
+        fast = native_grey_frame(read, UID(read.file_meta.TransferSyntaxUID), index)
+        assert fast is not None
+        reference = pixel_array(read, index=index)
+        np.testing.assert_array_equal(fast, reference)
+        frame = decode_frame(read, index)
+        np.testing.assert_array_equal(frame.pixels.astype(np.int64) + frame.offset, reference)
