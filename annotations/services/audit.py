@@ -220,31 +220,46 @@ def audit_verify_chain(
             )
         expected_seq, prev_mac, count = resume_seq + 1, resume_mac, resume_seq
 
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+    keyed = hmac.new(_key(), digestmod=hashlib.sha256)
+    # Many events share a detail ({} or {"from": …, "to": …}): encode each distinct text once.
+    detail_json: dict[str, str] = {}
+
     def pg_rows() -> Iterator[tuple[Any, ...]]:
+        # The timestamp is formatted by PostgreSQL exactly as isoformat(timespec="microseconds")
+        # of the UTC value; jsonb arrives as text (Django's loader) and is decoded once per text.
+        columns = ", ".join(_VERIFY_FIELDS).replace(
+            "occurred_at",
+            """to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+        )
         cursor = connection.chunked_cursor()
         try:
             cursor.execute(
-                f"SELECT {', '.join(_VERIFY_FIELDS)} FROM {AuditEvent._meta.db_table} "  # noqa: S608 (constant names)
+                f"SELECT {columns} FROM {AuditEvent._meta.db_table} "  # noqa: S608 (constant names)
                 "WHERE seq >= %s ORDER BY seq",
                 [expected_seq],
             )
-            while rows := cursor.fetchmany(chunk_size):
-                yield from rows
+            while chunk := cursor.fetchmany(chunk_size):
+                for row in chunk:
+                    text = row[11]
+                    encoded = detail_json.get(text)
+                    if encoded is None:
+                        encoded = encode(json.loads(text))
+                        if len(detail_json) < 10_000:
+                            detail_json[text] = encoded
+                    yield (*row[:11], encoded, row[12], row[13])
         finally:
             cursor.close()
 
-    if connection.vendor == "postgresql":
-        rows: Iterator[tuple[Any, ...]] = pg_rows()
-    else:
-        rows = _rows(chunk_size) if expected_seq == 1 else (
-            AuditEvent.objects.filter(seq__gte=expected_seq).order_by("seq")
-            .values_list(*_VERIFY_FIELDS).iterator(chunk_size)
-        )  # fmt: skip
-    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
-    keyed = hmac.new(_key(), digestmod=hashlib.sha256)
-    utc = dt.UTC
+    def orm_rows() -> Iterator[tuple[Any, ...]]:
+        queryset = AuditEvent.objects.filter(seq__gte=expected_seq).order_by("seq")
+        for row in queryset.values_list(*_VERIFY_FIELDS).iterator(chunk_size):
+            stamp = row[1].astimezone(dt.UTC).isoformat(timespec="microseconds")
+            yield (row[0], stamp, *row[2:11], encode(row[11]), row[12], row[13])
+
+    rows = pg_rows() if connection.vendor == "postgresql" else orm_rows()
     for row in rows:
-        (seq, occurred_at, actor_id, actor_name, action, outcome, object_type, object_id,
+        (seq, stamp, actor_id, actor_name, action, outcome, object_type, object_id,
          project_id, site_id, source_address, detail, stored_prev, mac) = row  # fmt: skip
         if seq != expected_seq:
             return ChainReport(
@@ -254,13 +269,13 @@ def audit_verify_chain(
             return ChainReport(
                 seq - 1, count, seq, f"event #{seq} does not link to event #{seq - 1}"
             )
-        if isinstance(detail, str):  # raw PostgreSQL rows: jsonb as text (Django's loader)
-            detail = json.loads(detail)
-        content = encode(
-            [seq, occurred_at.astimezone(utc).isoformat(timespec="microseconds"), actor_id,
-             actor_name, action, outcome, object_type, object_id, project_id, site_id,
-             source_address, detail]
-        ).encode()  # fmt: skip
+        # canonical_content(): the compact, key-sorted JSON array; the detail (last item) is
+        # spliced in already encoded, which is byte-for-byte what encoding the whole list gives.
+        head_json = encode(
+            [seq, stamp, actor_id, actor_name, action, outcome, object_type, object_id,
+             project_id, site_id, source_address]
+        )  # fmt: skip
+        content = f"{head_json[:-1]},{detail}]".encode()
         state = keyed.copy()
         state.update(prev_mac.encode() + b"\n" + content)
         if not hmac.compare_digest(state.hexdigest(), mac):
