@@ -6,24 +6,13 @@ Pure library (pydicom, highdicom, numpy). See docs/writeback-objects.md.
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.ko import build_key_object_selection
 from imaging.dicom_out.model import (
-    Angle,
-    Annotation,
-    Classification,
     ClassificationLevel,
     CodedLabel,
     Concept,
-    Ellipse,
-    Freehand,
     ImageRef,
     InstanceRef,
     LabelKind,
-    Length,
-    MaskPlane,
-    Point,
-    Polygon,
     Provenance,
-    Rectangle,
-    SegmentMask,
     SelectedSeries,
     SelectionDecision,
     SelectionReason,
@@ -31,6 +20,19 @@ from imaging.dicom_out.model import (
     Superseded,
 )
 from imaging.dicom_out.seg import build_segmentation
+from imaging.dicom_out.shapes import (
+    Angle,
+    Annotation,
+    Classification,
+    Ellipse,
+    Freehand,
+    Length,
+    MaskPlane,
+    Point,
+    Polygon,
+    Rectangle,
+    SegmentMask,
+)
 from imaging.dicom_out.sr import build_measurement_report
 from imaging.dicom_out.uids import derive_uid, tracking_uid_for
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
-from imaging.dicom_out.model import ImageRef, Point2D, SourceImage
+from imaging.dicom_out.model import ImageRef, Provenance, SourceImage
+from imaging.dicom_out.shapes import Point2D
 
 E = WritebackErrorCode
 
@@ -74,3 +75,34 @@ def check_unique(uids: Iterable[str], what: str) -> None:
         if uid in seen:
             raise WritebackError(E.DUPLICATE, f"{what} uid {uid!r} occurs twice")
         seen.add(uid)
+
+
+def check_numbers(instance_number: int, series_number: int) -> None:
+    """IS values are signed 32-bit (PS3.5 6.2); revisions start at 1."""
+    for name, value in (("instance_number", instance_number), ("series_number", series_number)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+            raise WritebackError(E.BAD_VALUE, f"{name} must be an integer 1..2^31-1, got {value!r}")
+
+
+def provenance_texts(provenance: Provenance) -> list[str]:
+    return [
+        provenance.observer,
+        provenance.task_id,
+        provenance.project,
+        provenance.schema_version,
+        provenance.software_name,
+        provenance.software_version,
+        provenance.observer_role.meaning,
+    ]
+
+
+def character_set(texts: Iterable[str]) -> str | None:
+    """Specific Character Set of a new object (PS3.3 C.12.1.1.2).
+
+    None keeps the source's (highdicom copies it with the patient and study modules) when every
+    text this product adds is ASCII; otherwise UTF-8 ("ISO_IR 192"), which also holds whatever the
+    copied patient module holds, since pydicom decodes it to Unicode on reading.
+    """
+    if all(text.isascii() for text in texts):
+        return None
+    return "ISO_IR 192"

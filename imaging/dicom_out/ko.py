@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import highdicom as hd
 from pydicom.dataset import Dataset
@@ -10,7 +11,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import UID
 
 from imaging.dicom_out import concepts
-from imaging.dicom_out.checks import check_unique
+from imaging.dicom_out.checks import character_set, check_numbers, check_unique, provenance_texts
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import (
     Provenance,
@@ -20,7 +21,6 @@ from imaging.dicom_out.model import (
     SourceImage,
     Superseded,
 )
-from imaging.dicom_out.sr import _check_numbers
 from imaging.dicom_out.uids import check_uid
 
 E = WritebackErrorCode
@@ -84,7 +84,7 @@ def build_key_object_selection(
         raise WritebackError(E.BAD_TEXT, "reason must be a SelectionReason")
     check_uid(sop_instance_uid, "SOP Instance UID")
     check_uid(series_instance_uid, "Series Instance UID")
-    _check_numbers(instance_number, series_number)
+    check_numbers(instance_number, series_number)
     if not isinstance(lead, str) or not lead or len(lead) > 64 or any(c in lead for c in "^=\\"):
         raise WritebackError(
             E.BAD_TEXT, "lead must be a pseudonym of ≤ 64 characters without '^', '=' or '\\'"
@@ -125,6 +125,11 @@ def build_key_object_selection(
         description=description_text(reason, supersedes),
     )
     when = provenance.timestamp
+    # Only when needed: without the keyword highdicom inherits the source's character set.
+    texts = [*provenance_texts(provenance), lead, description_text(reason, None)]
+    charset: dict[str, Any] = (
+        {"specific_character_set": name} if (name := character_set(texts)) else {}
+    )
     return hd.ko.KeyObjectSelectionDocument(
         evidence=evidence,
         content=content,
@@ -136,6 +141,7 @@ def build_key_object_selection(
         series_description=f"Rhino selection {provenance.project}"[:64],
         content_date=when.date(),
         content_time=when.time().replace(tzinfo=None),
+        **charset,
     )
 
 

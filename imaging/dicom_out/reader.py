@@ -21,16 +21,18 @@ from pydicom.uid import UID
 from imaging.dicom_out import concepts, seg
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import (
-    Angle,
-    Annotation,
-    Classification,
     ClassificationLevel,
     CodedLabel,
-    Ellipse,
-    Freehand,
     ImageRef,
     InstanceRef,
     LabelKind,
+)
+from imaging.dicom_out.shapes import (
+    Angle,
+    Annotation,
+    Classification,
+    Ellipse,
+    Freehand,
     Length,
     MaskPlane,
     Point,

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import highdicom as hd
 import numpy as np
 from pydicom.sr.coding import Code
 
 from imaging.dicom_out import concepts
-from imaging.dicom_out.checks import check_unique, index_sources, resolve
+from imaging.dicom_out.checks import (
+    character_set,
+    check_numbers,
+    check_unique,
+    index_sources,
+    provenance_texts,
+    resolve,
+)
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
-from imaging.dicom_out.model import Provenance, SegmentMask, SourceImage, Superseded
-from imaging.dicom_out.sr import _check_numbers
+from imaging.dicom_out.model import Provenance, SourceImage, Superseded
+from imaging.dicom_out.shapes import SegmentMask
 from imaging.dicom_out.uids import check_uid, tracking_uid_for
 
 E = WritebackErrorCode
@@ -43,7 +51,7 @@ def build_segmentation(
     index = index_sources(sources)
     check_uid(sop_instance_uid, "SOP Instance UID")
     check_uid(series_instance_uid, "Series Instance UID")
-    _check_numbers(instance_number, series_number)
+    check_numbers(instance_number, series_number)
     if category not in concepts.SEGMENT_CATEGORIES:
         raise WritebackError(
             E.BAD_CODE,
@@ -109,6 +117,11 @@ def build_segmentation(
         for number, mask in enumerate(segments, start=1)
     ]
     when = provenance.timestamp
+    # Only when needed: without the keyword highdicom inherits the source's character set.
+    texts = [*provenance_texts(provenance), *(t for m in segments for t in (m.label.meaning,))]
+    charset: dict[str, Any] = (
+        {"specific_character_set": name} if (name := character_set(texts)) else {}
+    )
     seg = hd.seg.Segmentation(
         source_images=[s.dataset for s in chosen],
         pixel_array=pixels,
@@ -129,6 +142,7 @@ def build_segmentation(
         content_date=when.date(),
         content_time=when.time().replace(tzinfo=None),
         omit_empty_frames=True,
+        **charset,
     )
     if supersedes is not None:
         # The SEG IOD has no Predecessor Documents Sequence (that is SR only, C.17.2.1). Derivation

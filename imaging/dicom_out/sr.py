@@ -15,24 +15,34 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from imaging.dicom_out import concepts
-from imaging.dicom_out.checks import check_inside, check_unique, index_sources, resolve
+from imaging.dicom_out.checks import (
+    character_set,
+    check_inside,
+    check_numbers,
+    check_unique,
+    index_sources,
+    provenance_texts,
+    resolve,
+)
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import (
+    ClassificationLevel,
+    ImageRef,
+    Provenance,
+    SourceImage,
+    Superseded,
+)
+from imaging.dicom_out.shapes import (
     ANNOTATION_TYPES,
     Angle,
     Annotation,
     Classification,
-    ClassificationLevel,
     Ellipse,
     Freehand,
-    ImageRef,
     Length,
     Point,
     Polygon,
-    Provenance,
     Rectangle,
-    SourceImage,
-    Superseded,
 )
 from imaging.dicom_out.uids import check_uid, tracking_uid_for
 
@@ -67,7 +77,7 @@ def build_measurement_report(
     index = index_sources(sources)
     check_uid(sop_instance_uid, "SOP Instance UID")
     check_uid(series_instance_uid, "Series Instance UID")
-    _check_numbers(instance_number, series_number)
+    check_numbers(instance_number, series_number)
     if not isinstance(provenance, Provenance):
         raise WritebackError(E.BAD_TEXT, "provenance must be a Provenance")
     items = tuple(annotations)
@@ -95,6 +105,11 @@ def build_measurement_report(
         imaging_measurements=groups,
     )
     when = provenance.timestamp
+    # Only when needed: without the keyword highdicom inherits the source's character set.
+    texts = [*provenance_texts(provenance), *(t for i in items for t in _texts(i))]
+    charset: dict[str, Any] = (
+        {"specific_character_set": name} if (name := character_set(texts)) else {}
+    )
     document = hd.sr.Comprehensive3DSR(
         evidence=[s.dataset for s in index.values()],
         content=report,
@@ -112,8 +127,13 @@ def build_measurement_report(
         is_complete=False,
         is_final=False,
         is_verified=False,
+        **charset,
     )
     return document
+
+
+def _texts(item: Annotation) -> list[str]:
+    return [item.uid, item.label.key, item.label.meaning, item.label.value, item.label.scheme]
 
 
 def observation_context(provenance: Provenance) -> hd.sr.ObservationContext:
@@ -147,13 +167,6 @@ def superseded_dataset(superseded: Superseded) -> Dataset:
     ds.SOPClassUID = superseded.sop_class_uid
     ds.SOPInstanceUID = superseded.sop_instance_uid
     return ds
-
-
-def _check_numbers(instance_number: int, series_number: int) -> None:
-    # IS values are signed 32-bit (PS3.5 6.2); revisions start at 1.
-    for name, value in (("instance_number", instance_number), ("series_number", series_number)):
-        if not isinstance(value, int) or not 1 <= value < 2**31:
-            raise WritebackError(E.BAD_TEXT, f"{name} must be an integer 1..2^31-1, got {value!r}")
 
 
 def _check_against_source(item: Annotation, index: dict[str, SourceImage]) -> None:

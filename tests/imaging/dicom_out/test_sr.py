@@ -18,9 +18,11 @@ from imaging.dicom_out import (
     Annotation,
     Classification,
     ClassificationLevel,
+    CodedLabel,
     Ellipse,
     Freehand,
     ImageRef,
+    LabelKind,
     Length,
     Point,
     Polygon,
@@ -223,3 +225,28 @@ def test_same_input_gives_the_same_identity(ct):
 
 def uidrefs(ds: Dataset) -> list[str]:
     return [str(e.value) for e in ds.iterall() if e.keyword == "UID"]
+
+
+def test_non_latin_code_meaning_switches_to_utf8(small, tmp_path):
+    # CT_small has no Specific Character Set (default repertoire): a Japanese meaning needs UTF-8.
+    label = CodedLabel("lesion", LabelKind.REGION, "52988006", "SCT", "Läsion 病変", "#ff0000")
+    image = ImageRef(small.SOPInstanceUID)
+    ds = save_and_read(
+        build(
+            [
+                Point("p", src.MARKER, image, x=1, y=1),
+                Rectangle("r", label, image, x0=1, y0=1, x1=3, y1=3),
+            ],
+            [small],
+        ),
+        tmp_path / "sr.dcm",
+    )
+    assert ds.SpecificCharacterSet == "ISO_IR 192"
+    assert dciodvfy(tmp_path / "sr.dcm") == []
+    rectangle = next(a for a in read_back(ds).annotations if isinstance(a, Rectangle))
+    assert rectangle.label.meaning == "Läsion 病変"  # (the SR has no colours: default)
+
+
+def test_ascii_labels_keep_the_source_character_set(ct):
+    ds = build([Point("p", src.MARKER, ImageRef(ct[0].SOPInstanceUID), x=1, y=1)], ct)
+    assert ds.SpecificCharacterSet == ct[0].SpecificCharacterSet == "ISO_IR 100"
