@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rhino_web.serve import daphne_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -103,7 +103,7 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CloseCode.UNAUTHENTICATED)
+            await self.close(code=int(CloseCode.UNAUTHENTICATED))
             return
         self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
         with source_address(client_address(self.scope)):
@@ -114,7 +114,7 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
         self.live = verdict
         previous = relay.attach_browser(self.session_id, self)
         if isinstance(previous, BrowserSessionConsumer):  # a second tab takes the session over
-            await previous.close(code=CloseCode.REPLACED)
+            await previous.close(code=int(CloseCode.REPLACED))
         for group in self._groups():
             await self.channel_layer.group_add(group, self.channel_name)
         await self.send(
@@ -163,7 +163,7 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
             ErrorCode.SITE_OFFLINE if code == CloseCode.SITE_OFFLINE else ErrorCode.SESSION_CLOSED
         )
         await self._error(error, text)
-        await self.close(code=code)
+        await self.close(code=int(code))
 
     async def _error(self, code: ErrorCode, text: str, seq: int | None = None) -> None:
         await self.send(text_data=encode(error_message(code, text, seq=seq)))
@@ -234,7 +234,7 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
         await self._error(
             ErrorCode(event["code"]) if known else ErrorCode.POLICY_REFUSED, event["message"]
         )
-        await self.close(code=CloseCode.FORBIDDEN)
+        await self.close(code=int(CloseCode.FORBIDDEN))
 
     async def user_logout(self, event: dict[str, Any]) -> None:
         await self._end(CloseCode.UNAUTHENTICATED, "signed out")

@@ -71,7 +71,7 @@ class GatewayAuthConsumer(AsyncWebsocketConsumer):
     async def _auth_deadline(self) -> None:
         await asyncio.sleep(AUTH_TIMEOUT_SECONDS)
         if self.site_id is None:
-            await self.close(code=CloseCode.UNAUTHENTICATED)
+            await self.close(code=int(CloseCode.UNAUTHENTICATED))
 
     def _link_session(self) -> str | None:
         return None
@@ -85,14 +85,14 @@ class GatewayAuthConsumer(AsyncWebsocketConsumer):
             if not isinstance(slug, str) or not isinstance(signature, str):
                 raise ProtocolError(ErrorCode.BAD_MESSAGE, "auth.response needs site and signature")
         except ProtocolError:
-            await self.close(code=CloseCode.UNAUTHENTICATED)
+            await self.close(code=int(CloseCode.UNAUTHENTICATED))
             return
         with source_address(client_address(self.scope)):
             site = await database_sync_to_async(gateways.gateway_authenticate)(
                 slug=slug, nonce=self._nonce, signature=signature, session=self._link_session()
             )
         if site is None:
-            await self.close(code=CloseCode.UNAUTHENTICATED)
+            await self.close(code=int(CloseCode.UNAUTHENTICATED))
             return
         if self._auth_timer is not None:
             self._auth_timer.cancel()
@@ -141,7 +141,7 @@ class GatewayControlConsumer(GatewayAuthConsumer):
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             if loop.time() - self._last_message > 3 * HEARTBEAT_SECONDS:
-                await self.close(code=CloseCode.GOING_AWAY)
+                await self.close(code=int(CloseCode.GOING_AWAY))
                 return
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -202,7 +202,7 @@ class GatewayControlConsumer(GatewayAuthConsumer):
 
     async def gateway_replaced(self, event: dict[str, Any]) -> None:
         if event["channel"] != self.channel_name:
-            await self.close(code=CloseCode.REPLACED)
+            await self.close(code=int(CloseCode.REPLACED))
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
@@ -228,18 +228,18 @@ class GatewaySessionConsumer(GatewayAuthConsumer):
         self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
         verdict = await database_sync_to_async(_session_verdict)(self.session_id, site.pk)
         if verdict is not None:
-            await self.close(code=verdict)
+            await self.close(code=int(verdict))
             return
         await self.send(text_data=encode({"type": MessageType.AUTH_OK}))
         peer = relay.attach_gateway(self.session_id, self)
         if peer is None:
             # No browser socket for this session in this worker: misrouted, or the browser left.
-            await self.close(code=CloseCode.UNKNOWN_SESSION)
+            await self.close(code=int(CloseCode.UNKNOWN_SESSION))
             return
         self._paired = True
         await self.channel_layer.group_add(session_group(self.session_id), self.channel_name)
         if isinstance(peer, GatewaySessionConsumer):  # a newer data link replaces an older one
-            await peer.close(code=CloseCode.REPLACED)
+            await peer.close(code=int(CloseCode.REPLACED))
         pair = relay.pair(self.session_id)
         if pair is not None and pair.browser is not None:
             await pair.browser.relay_text(
@@ -288,7 +288,7 @@ class GatewaySessionConsumer(GatewayAuthConsumer):
         await self.send(bytes_data=data)
 
     async def relay_peer_gone(self) -> None:
-        await self.close(code=CloseCode.NORMAL)
+        await self.close(code=int(CloseCode.NORMAL))
 
     # --- channel layer events ---
 
