@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from pydicom.dataset import Dataset
 
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import ImageRef, Provenance, SourceImage
@@ -106,3 +109,8 @@ def character_set(texts: Iterable[str]) -> str | None:
     if all(text.isascii() for text in texts):
         return None
     return "ISO_IR 192"
+
+
+def set_timezone(ds: Dataset, when: datetime) -> None:
+    """Timezone Offset From UTC (SOP Common, C.12.1): Content Date/Time are ``when``'s local time."""
+    ds.TimezoneOffsetFromUTC = when.strftime("%z")

@@ -11,7 +11,13 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import UID
 
 from imaging.dicom_out import concepts
-from imaging.dicom_out.checks import character_set, check_numbers, check_unique, provenance_texts
+from imaging.dicom_out.checks import (
+    character_set,
+    check_numbers,
+    check_unique,
+    provenance_texts,
+    set_timezone,
+)
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import (
     Provenance,
@@ -130,7 +136,7 @@ def build_key_object_selection(
     charset: dict[str, Any] = (
         {"specific_character_set": name} if (name := character_set(texts)) else {}
     )
-    return hd.ko.KeyObjectSelectionDocument(
+    document = hd.ko.KeyObjectSelectionDocument(
         evidence=evidence,
         content=content,
         series_instance_uid=series_instance_uid,
@@ -143,6 +149,8 @@ def build_key_object_selection(
         content_time=when.time().replace(tzinfo=None),
         **charset,
     )
+    set_timezone(document, when)
+    return document
 
 
 def is_image_class(sop_class_uid: str) -> bool:

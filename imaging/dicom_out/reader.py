@@ -45,6 +45,7 @@ E = WritebackErrorCode
 _TRACKING = re.compile(r"^([A-Za-z0-9_.-]{1,64})/([a-z-]+)/([A-Za-z0-9_.-]{1,64})$")
 # The text both seg.py and ko.py write (their SUPERSEDES_PREFIX) followed by the UID.
 _SUPERSEDES = re.compile(re.escape(seg.SUPERSEDES_PREFIX) + r"([0-9.]+)")
+_SESSION_TEXT = re.compile(r"task=[^;]*;project=[^;]*;schema=[^;]*")
 _SESSION = ("C67447", "NCIt")  # TID 1501 "Activity Session"
 _SR_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR
@@ -308,12 +309,14 @@ def _read_seg(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any]
             colour = "#{:02x}{:02x}{:02x}".format(*rgb)
         label = _label(schema, key, LabelKind.MASK, description.segmented_property_type, colour)
         masks.append(SegmentMask(uid=uid, label=label, planes=tuple(planes.get(number, ()))))
-    match = _SUPERSEDES.search(str(ds.get("DerivationDescription", "")))
+    derivation = str(ds.get("DerivationDescription", ""))
+    match = _SUPERSEDES.search(derivation)
     return ReadBack(
         **common,
         supersedes=match.group(1) if match else None,
         masks=tuple(masks),
         description=str(ds.get("ContentDescription", "")) or None,
+        session=session.group(0) if (session := _SESSION_TEXT.search(derivation)) else None,
     )
 
 

@@ -17,6 +17,7 @@ from imaging.dicom_out.checks import (
     index_sources,
     provenance_texts,
     resolve,
+    set_timezone,
 )
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import Provenance, SourceImage, Superseded
@@ -144,11 +145,14 @@ def build_segmentation(
         omit_empty_frames=True,
         **charset,
     )
+    # Derivation Description (ST ≤ 1024, General Reference Module C.12.4.1): the full provenance,
+    # which Content Description (LO ≤ 64) may truncate, and the superseded instance, since the SEG
+    # IOD has no Predecessor Documents Sequence (that is SR only, C.17.2.1). read_back parses it.
+    derivation = f"manual brush masks; {provenance.session_text}"
     if supersedes is not None:
-        # The SEG IOD has no Predecessor Documents Sequence (that is SR only, C.17.2.1). Derivation
-        # Description (General Reference Module, C.12.4) is the free-text place for how this
-        # instance came about; read_back parses the UID from it.
-        seg.DerivationDescription = f"{SUPERSEDES_PREFIX}{supersedes.sop_instance_uid}"
+        derivation += f"; {SUPERSEDES_PREFIX}{supersedes.sop_instance_uid}"
+    seg.DerivationDescription = derivation[:1024]
+    set_timezone(seg, when)
     return seg
 
 

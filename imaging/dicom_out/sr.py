@@ -23,6 +23,7 @@ from imaging.dicom_out.checks import (
     index_sources,
     provenance_texts,
     resolve,
+    set_timezone,
 )
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import (
@@ -129,6 +130,7 @@ def build_measurement_report(
         is_verified=False,
         **charset,
     )
+    set_timezone(document, when)
     return document
 
 

@@ -161,5 +161,6 @@ def test_revision_names_what_it_supersedes(ct, tmp_path):
     assert dciodvfy(tmp_path / "seg2.dcm") == []
     back = read_back(ds, SCHEMA)
     assert (back.supersedes, back.instance_number) == (first.SOPInstanceUID, 2)
+    assert back.session == "task=T-17;project=liver-lesions;schema=3"
     assert back.series_instance_uid == first.SeriesInstanceUID
     assert ds.ContentCreatorName == "u_1a2b3c4d^"
