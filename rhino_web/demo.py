@@ -36,16 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Serving Rhino Secure Access on http://{args.host}:{args.port}/ (Ctrl-C to stop)",
         flush=True,
     )
-    daphne = [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        args.host,
-        "-p",
-        str(args.port),
-        "rhino_web.asgi:application",
-    ]
+    daphne = daphne_command(host=args.host, port=args.port)
     try:
         return subprocess.call(daphne, cwd=ROOT)  # noqa: S603
     except KeyboardInterrupt:

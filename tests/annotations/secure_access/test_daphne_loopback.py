@@ -20,12 +20,14 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 from rhino_web.serve import daphne_command
 from site_gateway.grants import gateway_auth_message, sign_b64
 from site_gateway.protocol import pack_frame, unpack_frame
 
 ROOT = Path(__file__).resolve().parents[3]
+ORIGIN = Origin("http://127.0.0.1")
 
 
 def _free_port() -> int:
@@ -52,9 +54,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         ).stdout.strip().splitlines()[-1]
     )  # fmt: skip
     port = _free_port()
+    log = open(var / "daphne.log", "w")  # noqa: SIM115  (kept open for the server's lifetime)
     process = subprocess.Popen(
         daphne_command(host="127.0.0.1", port=port), env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=open(var / "daphne.log", "w"),
+        stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -70,22 +73,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     yield world
     process.terminate()
     process.wait(timeout=10)
+    log.close()
 
 
 async def test_foreign_origin_is_an_http_403_before_accept(server) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with connect(
             f"{server['url']}/ws/sessions/{server['session']}/",
-            origin="http://evil.example", additional_headers={"Cookie": server["cookie"]},
+            origin=Origin("http://evil.example"), additional_headers={"Cookie": server["cookie"]},
         ):  # fmt: skip
             pass
     assert refused.value.response.status_code == 403
 
 
 async def test_close_code_after_accept_reaches_the_browser(server) -> None:
-    async with connect(
-        f"{server['url']}/ws/sessions/{server['session']}/", origin="http://127.0.0.1"
-    ) as ws:
+    async with connect(f"{server['url']}/ws/sessions/{server['session']}/", origin=ORIGIN) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await ws.recv()
@@ -113,7 +115,7 @@ async def test_a_large_lossless_frame_crosses_a_real_daphne(server) -> None:
     async with connect(f"{server['url']}/ws/gateway/", max_size=None) as control:
         assert (await _gateway_handshake(control, site, key, None))["type"] == "auth.ok"
         async with connect(
-            f"{server['url']}/ws/sessions/{sid}/", origin="http://127.0.0.1",
+            f"{server['url']}/ws/sessions/{sid}/", origin=ORIGIN,
             additional_headers={"Cookie": server["cookie"]}, max_size=None,
         ) as browser:  # fmt: skip
             assert json.loads(await browser.recv())["state"] == "connecting"
