@@ -87,10 +87,13 @@ async def test_foreign_origin_is_an_http_403_before_accept(server) -> None:
 
 
 async def test_close_code_after_accept_reaches_the_browser(server) -> None:
-    async with connect(f"{server['url']}/ws/sessions/{server['session']}/", origin=ORIGIN) as ws:
-        with pytest.raises(websockets.ConnectionClosed) as closed:
+    async def read_until_closed() -> None:
+        async with connect(f"{server['url']}/ws/sessions/{server['session']}/", origin=ORIGIN) as ws:
             while True:
                 await ws.recv()
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await read_until_closed()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
