@@ -1,0 +1,227 @@
+"""The staff console pages (issue 9): audit log browser, exports, chain status, live sessions.
+
+Each page view of the log records one ``audit.read`` event and each export one ``audit.export``
+event, detail = the filter used. Reading a page that fails validation records nothing (nothing was
+read). Pages are server-rendered; data reaches the browser through json_script and data-* only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.handlers.asgi import ASGIRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from annotations.api.errors import error_body
+from annotations.audit_actions import AuditAction
+from annotations.console.access import ConsoleAccess, console_access
+from annotations.console.chain import chain_status_for_page, chain_status_verify_full
+from annotations.console.exports import export_stream
+from annotations.console.filters import AUDIT_VIEWS, AuditView, audit_event_filter, audit_page
+from annotations.console.forms import (
+    ACTION_CHOICES,
+    OUTCOME_CHOICES,
+    ConsoleFilterError,
+    parse_audit_query,
+)
+from annotations.models import AuditEvent, AuditOutcome
+from annotations.services.audit import audit_record
+
+View = Callable[..., HttpResponseBase]
+
+
+def console_view(view: Callable[..., HttpResponseBase]) -> View:
+    """Sign-in required (redirect to the login page); no console rights: 404, as for any URL."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        access = console_access(request.user)
+        if access is None:
+            raise Http404("No such page.")
+        return view(request, access, *args, **kwargs)
+
+    return wrapper
+
+
+def _event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "outcome": event.outcome,
+        "outcome_label": AuditOutcome(event.outcome).label,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "project_id": event.project_id,
+        "site_id": event.site_id,
+        "source_address": event.source_address,
+        "detail": event.detail,
+    }
+
+
+def _nav(request: HttpRequest, access: ConsoleAccess, current: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "title": title,
+            "url": reverse(f"console:{name}"),
+            "current": name == current,
+        }
+        for name, title in (
+            ("audit", "Audit log"),
+            ("grants", "Grants and role changes"),
+            ("alerts", "Security alerts"),
+            ("sessions", "Active sessions"),
+        )
+    ]
+
+
+def _query_without(request: HttpRequest, *drop: str) -> str:
+    params = request.GET.copy()
+    for name in drop:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+@require_GET
+@console_view
+def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit") -> HttpResponse:
+    audit_view: AuditView = AUDIT_VIEWS[view]
+    context: dict[str, Any] = {
+        "access": access,
+        "view": audit_view,
+        "nav": _nav(request, access, view),
+        "action_choices": [
+            (value, label)
+            for value, label in ACTION_CHOICES
+            if not audit_view.actions or not value or value in audit_view.actions
+        ],
+        "outcome_choices": OUTCOME_CHOICES,
+        "params": request.GET,
+        "selected_actions": request.GET.getlist("action"),
+    }
+    try:
+        query = parse_audit_query(request.GET, audit_view)
+    except ConsoleFilterError as exc:
+        context["error"] = error_body(exc.code, exc.message, exc.fields or None)["error"]
+        return render(request, "console/audit_log.html", context, status=400)
+    queryset = audit_event_filter(access.audit_events(), query.filter)
+    page = audit_page(queryset, before=query.before, after=query.after, limit=query.limit)
+    detail = query.filter.as_detail()
+    if query.before is not None:
+        detail["before"] = query.before
+    if query.after is not None:
+        detail["after"] = query.after
+    detail["rows"] = len(page.events)
+    audit_record(actor=request.user, action=AuditAction.AUDIT_READ, detail=detail)
+    base = _query_without(request, "before", "after")
+    export_query = _query_without(request, "before", "after", "limit")
+    chain, head = chain_status_for_page() if access.can_verify else (None, 0)
+    context.update(
+        {
+            "events": [_event_json(e) for e in page.events],
+            "older_url": f"?{base}&before={page.older}" if page.older else "",
+            "newer_url": f"?{base}&after={page.newer}" if page.newer else "",
+            "newest_url": f"?{base}" if query.before or query.after else "",
+            "export_csv_url": f"{reverse(f'console:{view}-export-csv')}?{export_query}",
+            "export_dicom_url": f"{reverse(f'console:{view}-export-dicom')}?{export_query}",
+            "chain": chain.as_json() if chain else None,
+            "chain_head": head,
+        }
+    )
+    return render(request, "console/audit_log.html", context)
+
+
+@require_GET
+@console_view
+def audit_export(
+    request: HttpRequest, access: ConsoleAccess, *, kind: str, view: str = "audit"
+) -> HttpResponseBase:
+    try:
+        query = parse_audit_query(request.GET, AUDIT_VIEWS[view], paging=False)
+    except ConsoleFilterError as exc:
+        return JsonResponse(error_body(exc.code, exc.message, exc.fields or None), status=400)
+    queryset = audit_event_filter(access.audit_events(), query.filter)
+    event = audit_record(
+        actor=request.user,
+        action=AuditAction.AUDIT_EXPORT,
+        detail={**query.filter.as_detail(), "format": kind},
+    )
+    # The snapshot: everything up to (not including) this export's own event.
+    stream = export_stream(
+        kind, queryset, up_to=event.seq - 1, asynchronous=isinstance(request, ASGIRequest)
+    )
+    if kind == "csv":
+        content_type, filename = "text/csv; charset=utf-8", f"audit-{event.seq}.csv"
+    else:
+        content_type, filename = "application/xml; charset=utf-8", f"audit-{event.seq}.xml"
+    response = StreamingHttpResponse(stream, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@console_view
+def audit_verify(request: HttpRequest, access: ConsoleAccess) -> HttpResponseBase:
+    """Re-verify the whole chain now (admins and auditors); back to the page it came from."""
+    if not access.can_verify:
+        raise Http404("No such page.")
+    chain_status_verify_full()
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("console:audit")
+    return HttpResponseRedirect(target)
+
+
+@require_GET
+@console_view
+def sessions(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    rows = [
+        {
+            "id": str(s.id),
+            "user": s.user.get_username(),
+            "task_id": s.task_id,
+            "project": s.task.project.name,
+            "site": s.task.site.name,
+            "created_at": s.created_at.isoformat(),
+            "expires_at": s.expires_at.isoformat(),
+            "can_revoke": access.can_revoke(s),
+        }
+        for s in access.live_sessions()[:500]
+    ]
+    context = {
+        "access": access,
+        "nav": _nav(request, access, "sessions"),
+        "sessions": rows,
+        "revoke_url_template": "/api/sessions/{id}/revoke/",
+    }
+    return render(request, "console/sessions.html", context)
+
+
+@require_GET
+@console_view
+def index(request: HttpRequest, access: ConsoleAccess) -> HttpResponseBase:
+    return HttpResponseRedirect(reverse("console:audit"))
