@@ -1,7 +1,7 @@
 """Reading, rendering, geometry, de-identification and handles for DICOM; see docs/imaging.md."""
 
 from imaging.deid import deidentify, keyed_uid_map, series_summary
-from imaging.encode import encode_jpeg, encode_png
+from imaging.encode import encode_jpeg, encode_png, encode_webp
 from imaging.errors import ImagingError, ImagingErrorCode
 from imaging.frames import Frame, decode_frame, frame_count
 from imaging.geometry import (
@@ -39,6 +39,7 @@ __all__ = [
     "deidentify",
     "encode_jpeg",
     "encode_png",
+    "encode_webp",
     "frame_count",
     "frame_geometries",
     "handle_kind",

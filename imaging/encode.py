@@ -45,3 +45,11 @@ def encode_png(img: U8Array, *, compress_level: int = 1) -> bytes:
         out, format="PNG", compress_level=compress_level
     )
     return out.getvalue()
+
+
+def encode_webp(img: U8Array, *, quality: int = 80) -> bytes:
+    """Optional smaller previews; measured ~10× slower than JPEG here (bench/render.py)."""
+    _check(img)
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(out, format="WEBP", quality=quality, method=0)
+    return out.getvalue()

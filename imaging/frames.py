@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.pixels.decoders.base import Decoder, get_decoder
 from pydicom.uid import UID
 
@@ -20,6 +21,7 @@ from imaging.jpegfix import SEQUENTIAL, repaired_single_frame
 from imaging.limits import DEFAULT_LIMITS, Limits
 from imaging.native import native_grey_frame
 from imaging.overlays import Overlay, overlays_of
+from imaging.sniff import codestream_size
 from imaging.voi import Lut, ModalityTransform, VoiFunction, Window
 
 _GREY = frozenset({"MONOCHROME1", "MONOCHROME2"})
@@ -71,6 +73,29 @@ def _expected_native_bytes(ds: Dataset, photometric: str) -> int:
         # Two luminance values share one chroma pair (PS3.3 C.7.6.3.1.2).
         return rows * columns * 2 * allocated // 8
     return (rows * columns * samples * allocated + 7) // 8
+
+
+def _check_codestream(ds: Dataset, index: int, frames: int) -> None:
+    """Refuse a codestream that declares more pixels than Rows × Columns before decoding it.
+
+    The codec allocates what the codestream says, not what the DICOM attributes say, so a
+    crafted SIZ/SOF would otherwise bypass the pixel cap.
+    """
+    try:
+        frame = get_frame(ds.PixelData, index, number_of_frames=frames)
+    except Exception as exc:  # missing fragments, bad item tags
+        raise ImagingError(
+            ImagingErrorCode.TRUNCATED_PIXEL_DATA,
+            f"encapsulated Pixel Data has no frame {index + 1}: {exc}",
+        ) from exc
+    size = codestream_size(frame[:65536])
+    rows, columns = require_int(ds, "Rows"), require_int(ds, "Columns")
+    if size is not None and size[0] * size[1] > rows * columns:
+        raise ImagingError(
+            ImagingErrorCode.INCONSISTENT_ATTRIBUTES,
+            f"codestream of frame {index + 1} is {size[0]} × {size[1]}, "
+            f"Rows × Columns is {rows} × {columns}",
+        )
 
 
 def _pixel_module(ds: Dataset) -> Dataset:
@@ -166,6 +191,8 @@ def decode_frame(ds: Dataset, index: int, *, limits: Limits = DEFAULT_LIMITS) ->
                 f"Pixel Data has {actual} bytes, Rows/Columns/Bits Allocated/Number of Frames "
                 f"need {expected}",
             )
+    if syntax.is_encapsulated:
+        _check_codestream(ds, index, frames)
     native = native_grey_frame(ds, syntax, index) if photometric in _GREY else None
     if native is not None:
         arr, decoded_photometric = native, photometric

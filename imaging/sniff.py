@@ -87,3 +87,24 @@ def sniff_encapsulated_syntax(pixel_data: bytes) -> UID | None:
         if 1 <= segments <= 15 and first_offset == 64:
             return RLELossless
     return None
+
+
+def codestream_size(frame: bytes) -> tuple[int, int] | None:
+    """(columns, rows) a JPEG, JPEG-LS or JPEG 2000 codestream declares, if it says."""
+    if frame[:2] == b"\xff\xd8":
+        pos = 2
+        while pos + 9 <= len(frame) and frame[pos] == 0xFF:
+            marker = frame[pos + 1]
+            (length,) = struct.unpack_from(">H", frame, pos + 2)
+            # SOF0…SOF15 except DHT (C4), JPG (C8), DAC (CC); SOF55 (F7) for JPEG-LS.
+            if (0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)) or marker == 0xF7:
+                rows, columns = struct.unpack_from(">HH", frame, pos + 5)
+                return columns, rows
+            pos += 2 + length
+        return None
+    siz = frame.find(b"\xff\x4f\xff\x51")
+    if siz >= 0 and siz + 24 <= len(frame):
+        # ISO 15444-1 A.5.1: Xsiz, Ysiz, XOsiz, YOsiz after Lsiz and Rsiz.
+        x, y, x0, y0 = struct.unpack_from(">IIII", frame, siz + 8)
+        return max(x - x0, 0), max(y - y0, 0)
+    return None

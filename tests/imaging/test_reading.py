@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import (
@@ -281,3 +282,30 @@ def test_deeply_nested_sequences_are_refused_quickly() -> None:
     with pytest.raises(ImagingError) as err:
         read_dataset(data)
     assert err.value.code is ImagingErrorCode.NOT_DICOM
+
+
+@pytest.mark.parametrize(
+    ("name", "marker", "offset", "fmt"),
+    [
+        ("MR_small_jp2klossless.dcm", b"\xff\x51", 6, ">II"),  # J2K SIZ Xsiz, Ysiz
+        ("SC_rgb_jpeg_dcmtk.dcm", b"\xff\xc0", 5, ">HH"),  # JPEG SOF0 Y, X
+        ("MR_small_jpeg_ls_lossless.dcm", b"\xff\xf7", 5, ">HH"),  # JPEG-LS SOF55
+    ],
+)
+def test_codestream_declaring_more_pixels_than_rows_columns_is_refused(
+    name: str, marker: bytes, offset: int, fmt: str
+) -> None:
+    ds = pydicom.dcmread(TEST_FILES / name)
+    frame = bytearray(next(generate_frames(ds.PixelData, number_of_frames=1)))
+    at = frame.find(marker)
+    struct.pack_into(fmt, frame, at + offset, 50000, 50000)
+    ds.PixelData = encapsulate([bytes(frame)])
+    fp = DicomBytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    tracemalloc.start()
+    try:
+        assert _code(bytes(fp.getvalue())) is ImagingErrorCode.INCONSISTENT_ATTRIBUTES
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20

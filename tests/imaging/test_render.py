@@ -22,6 +22,7 @@ from imaging import (
     decode_frame,
     encode_jpeg,
     encode_png,
+    encode_webp,
     read_dataset,
     render,
 )
@@ -205,6 +206,9 @@ def test_jpeg_and_png_round_trip() -> None:
     rgb = np.dstack([img, img // 2, 255 - img])
     assert np.asarray(Image.open(io.BytesIO(encode_png(rgb)))).shape == rgb.shape
     assert Image.open(io.BytesIO(encode_jpeg(rgb))).size == (48, 64)
+    webp = Image.open(io.BytesIO(encode_webp(img)))
+    assert webp.format == "WEBP"
+    assert webp.size == (48, 64)
     with pytest.raises(ImagingError):
         encode_jpeg(img, quality=0)
     with pytest.raises(ImagingError):
