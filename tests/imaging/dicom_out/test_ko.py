@@ -116,3 +116,13 @@ def test_revision_names_what_it_supersedes(ct, tmp_path):
     back = read_back(ds)
     assert back.supersedes == first.SOPInstanceUID and back.instance_number == 2
     assert len(back.selected) == 2
+
+
+def test_non_image_instances_are_composite_items(ct, tmp_path):
+    sr_instance = InstanceRef("1.2.840.10008.5.1.4.1.1.88.34", derive_uid("some-sr"))
+    chosen = [SelectedSeries(derive_uid("sr-series"), (sr_instance,)), *selection(ct[:1])]
+    reason = SelectionReason(SelectionDecision.INCLUDE, "for annotation")
+    ds = save_and_read(build(chosen, ct[0], reason), tmp_path / "kos.dcm")
+    assert dciodvfy(tmp_path / "kos.dcm") == []
+    assert [item.ValueType for item in ds.ContentSequence][-2:] == ["COMPOSITE", "IMAGE"]
+    assert read_back(ds).selected == (sr_instance, chosen[1].instances[0])
