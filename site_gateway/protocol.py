@@ -75,6 +75,7 @@ class MessageType(enum.StrEnum):
     AUTH_OK = "auth.ok"
     # gateway → central, control link
     HEARTBEAT = "heartbeat"
+    TASK_LABELS = "task.labels"  # a task's label status: counts and a content hash, never content
     # central → gateway, control link
     SESSION_ATTACH = "session.attach"  # open a data link for this session, with its grant
     SESSION_REVOKE = "session.revoke"
@@ -112,6 +113,14 @@ class Plane(enum.StrEnum):
     AXIAL = "axial"  # the acquired plane, whatever it is (slices as stored)
     CORONAL = "coronal"
     SAGITTAL = "sagittal"
+
+
+class LabelState(enum.StrEnum):
+    """Where a task's labels are: written durably at the site, then stored in the PACS."""
+
+    SAVED_AT_SITE = "saved_at_site"
+    STORED_IN_PACS = "stored_in_pacs"
+    FAILED = "failed"  # a permanent delivery failure: on the site's dead-letter list
 
 
 class Quality(enum.StrEnum):

@@ -169,6 +169,19 @@ class GatewayControlConsumer(GatewayAuthConsumer):
                 version=version if isinstance(version, str) else "",
                 health=health,
             )
+        elif kind == MessageType.TASK_LABELS:
+            recorded = await database_sync_to_async(gateways.gateway_task_labels)(
+                site_id=self.site_id,
+                task_id=message.get("task"),
+                revision=message.get("revision"),
+                state=message.get("state"),
+                count=message.get("count"),
+                content_hash=message.get("content_hash"),
+            )
+            if not recorded:
+                await self.send(
+                    text_data=encode(error_message(ErrorCode.BAD_MESSAGE, "task.labels refused"))
+                )
         elif kind == MessageType.ERROR and isinstance(message.get("session"), str):
             # The site refused an attach (bad grant, policy): tell that session's browser.
             await self.channel_layer.group_send(

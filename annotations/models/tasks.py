@@ -49,6 +49,8 @@ class Task(models.Model):
     # Written back by the gateway: label counts and content hash only, never the labels themselves.
     label_count = models.PositiveIntegerField(default=0)
     label_content_hash = models.CharField(max_length=64, blank=True)
+    label_revision = models.PositiveIntegerField(default=0)
+    label_state = models.CharField(max_length=16, blank=True)  # site_gateway.protocol.LabelState
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -60,3 +60,38 @@ def gateway_heartbeat(*, site_id: int, link: str, version: str, health: dict[str
 def gateway_link_down(*, site_id: int, link: str) -> None:
     """Offline — unless a newer link already took over (then this update matches nothing)."""
     Site.objects.filter(pk=site_id, gateway_link=link).update(is_online=False, gateway_link="")
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def gateway_task_labels(
+    *,
+    site_id: int,
+    task_id: object,
+    revision: object,
+    state: object,
+    count: object,
+    content_hash: object,
+) -> bool:
+    """Record what a site reports of a task's labels: state, revision, count and a hash — never
+    the labels. Only the task's own site may report, and a revision never goes backwards."""
+    from annotations.models import Task
+    from site_gateway.protocol import LabelState
+
+    valid = (
+        isinstance(task_id, int) and not isinstance(task_id, bool)
+        and isinstance(revision, int) and not isinstance(revision, bool) and revision >= 0
+        and isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 10**6
+        and state in LabelState.__members__.values()
+        and isinstance(content_hash, str) and len(content_hash) == 64 and set(content_hash) <= _HEX
+    )  # fmt: skip
+    if not valid:
+        return False
+    updated = Task.objects.filter(pk=task_id, site_id=site_id, label_revision__lte=revision).update(
+        label_revision=revision,
+        label_state=state,
+        label_count=count,
+        label_content_hash=content_hash,
+    )
+    return updated == 1

@@ -239,3 +239,24 @@ async def test_gateway_reconnect_reattaches_waiting_browsers(world, gateway) -> 
     assert await gateway.accept_attach() == sid  # a fresh grant: the nonce guard accepts it
     assert (await receive_json(browser))["state"] == "ready"
     await browser.disconnect()
+
+
+async def test_site_reports_label_state_counts_and_hash_only_for_its_own_tasks(
+    world, gateway
+) -> None:
+    await gateway.connect()
+    report = {"type": "task.labels", "task": world.task.pk, "revision": 3, "state": "stored_in_pacs",
+              "count": 5, "content_hash": "ab" * 32}  # fmt: skip
+    await gateway.control.send_to(text_data=json.dumps(report))
+    await gateway.control.send_to(text_data=json.dumps({**report, "task": world.other_task.pk}))
+    refused = await receive_json(gateway.control)
+    assert (refused["type"], refused["code"]) == ("error", "bad_message")
+    await gateway.control.send_to(
+        text_data=json.dumps({**report, "revision": 2, "count": 1})
+    )  # stale
+    await gateway.control.send_to(text_data=json.dumps({"type": "ping"}))
+    assert (await receive_json(gateway.control))["type"] == "pong"  # the stale report was handled
+    task = await sync_to_async(type(world.task).objects.get)(pk=world.task.pk)
+    assert (task.label_revision, task.label_state, task.label_count) == (3, "stored_in_pacs", 5)
+    other = await sync_to_async(type(world.task).objects.get)(pk=world.other_task.pk)
+    assert other.label_revision == 0
