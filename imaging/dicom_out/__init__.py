@@ -13,12 +13,14 @@ from imaging.dicom_out.model import (
     InstanceRef,
     LabelKind,
     Provenance,
+    SegmentCategory,
     SelectedSeries,
     SelectionDecision,
     SelectionReason,
     SourceImage,
     Superseded,
 )
+from imaging.dicom_out.reader import ReadBack, read_back
 from imaging.dicom_out.seg import build_segmentation
 from imaging.dicom_out.shapes import (
     Angle,
@@ -53,7 +55,9 @@ __all__ = [
     "Point",
     "Polygon",
     "Provenance",
+    "ReadBack",
     "Rectangle",
+    "SegmentCategory",
     "SegmentMask",
     "SelectedSeries",
     "SelectionDecision",
@@ -66,5 +70,6 @@ __all__ = [
     "build_measurement_report",
     "build_segmentation",
     "derive_uid",
+    "read_back",
     "tracking_uid_for",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom.sr.coding import Code
 
-from imaging.dicom_out.model import Concept
+from imaging.dicom_out.model import Concept, SegmentCategory
 
 # TID 1500 row 3 "Procedure Reported", CID 100: the labels are about imaging, no specific protocol.
 PROCEDURE_REPORTED = Code("363679005", "SCT", "Imaging procedure")
@@ -20,8 +20,10 @@ QUALITY_ISSUE = Code("113010", "DCM", "Quality Issue")
 # CID 7150 Segmentation Property Categories.
 MORPHOLOGICALLY_ABNORMAL_STRUCTURE = Code("49755003", "SCT", "Morphologically Abnormal Structure")
 ANATOMICAL_STRUCTURE = Code("91723000", "SCT", "Anatomical Structure")
-# The segment categories a caller may choose from (PS3.3 C.8.20.2.3).
-SEGMENT_CATEGORIES = (MORPHOLOGICALLY_ABNORMAL_STRUCTURE, ANATOMICAL_STRUCTURE)
+SEGMENT_CATEGORIES = {
+    SegmentCategory.ABNORMAL: MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
+    SegmentCategory.ANATOMY: ANATOMICAL_STRUCTURE,
+}
 
 
 def to_code(concept: Concept) -> Code:

@@ -51,6 +51,13 @@ class LabelKind(enum.StrEnum):
     CLASSIFICATION = "classification"
 
 
+class SegmentCategory(enum.StrEnum):
+    """Segmented Property Category of a mask (CID 7150): an abnormality or normal anatomy."""
+
+    ABNORMAL = "abnormal"  # SCT 49755003 Morphologically abnormal structure
+    ANATOMY = "anatomy"  # SCT 91723000 Anatomical structure
+
+
 class ClassificationLevel(enum.StrEnum):
     IMAGE = "image"
     SERIES = "series"

@@ -26,6 +26,7 @@ from imaging.dicom_out.model import (
     ImageRef,
     InstanceRef,
     LabelKind,
+    SegmentCategory,
 )
 from imaging.dicom_out.shapes import (
     Angle,
@@ -308,7 +309,19 @@ def _read_seg(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any]
             ).to_rgb()
             colour = "#{:02x}{:02x}{:02x}".format(*rgb)
         label = _label(schema, key, LabelKind.MASK, description.segmented_property_type, colour)
-        masks.append(SegmentMask(uid=uid, label=label, planes=tuple(planes.get(number, ()))))
+        category = next(
+            (
+                k
+                for k, v in concepts.SEGMENT_CATEGORIES.items()
+                if v == description.segmented_property_category
+            ),
+            SegmentCategory.ABNORMAL,
+        )
+        masks.append(
+            SegmentMask(
+                uid=uid, label=label, planes=tuple(planes.get(number, ())), category=category
+            )
+        )
     derivation = str(ds.get("DerivationDescription", ""))
     match = _SUPERSEDES.search(derivation)
     return ReadBack(

@@ -7,7 +7,6 @@ from typing import Any
 
 import highdicom as hd
 import numpy as np
-from pydicom.sr.coding import Code
 
 from imaging.dicom_out import concepts
 from imaging.dicom_out.checks import (
@@ -40,7 +39,6 @@ def build_segmentation(
     series_instance_uid: str,
     instance_number: int = 1,
     series_number: int = SEG_SERIES_NUMBER,
-    category: Code = concepts.MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
     supersedes: Superseded | None = None,
 ) -> hd.seg.Segmentation:
     """One revision of a task's brush masks as a BINARY Segmentation.
@@ -53,11 +51,6 @@ def build_segmentation(
     check_uid(sop_instance_uid, "SOP Instance UID")
     check_uid(series_instance_uid, "Series Instance UID")
     check_numbers(instance_number, series_number)
-    if category not in concepts.SEGMENT_CATEGORIES:
-        raise WritebackError(
-            E.BAD_CODE,
-            f"category must be one of {[c.meaning for c in concepts.SEGMENT_CATEGORIES]}",
-        )
     segments = tuple(masks)
     if not segments:
         raise WritebackError(E.NOTHING_TO_WRITE, "a segmentation needs at least one mask")
@@ -108,7 +101,7 @@ def build_segmentation(
         hd.seg.SegmentDescription(
             segment_number=number,
             segment_label=mask.label.key,
-            segmented_property_category=category,
+            segmented_property_category=concepts.SEGMENT_CATEGORIES[mask.category],
             segmented_property_type=concepts.to_code(mask.label.concept),
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
             tracking_uid=tracking_uid_for(mask.uid),

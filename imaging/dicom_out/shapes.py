@@ -20,6 +20,7 @@ from imaging.dicom_out.model import (
     CodedLabel,
     ImageRef,
     LabelKind,
+    SegmentCategory,
     _enum,
 )
 
@@ -303,9 +304,11 @@ class SegmentMask:
     uid: str
     label: CodedLabel
     planes: tuple[MaskPlane, ...]
+    category: SegmentCategory = SegmentCategory.ABNORMAL
 
     def __post_init__(self) -> None:
         _Annotation.__post_init__(self)  # type: ignore[arg-type]
+        object.__setattr__(self, "category", _enum(SegmentCategory, self.category, "category"))
         object.__setattr__(self, "planes", tuple(self.planes))
         if not self.planes:
             raise WritebackError(E.EMPTY_MASK, f"mask {self.uid!r} has no planes")

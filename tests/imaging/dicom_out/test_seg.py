@@ -12,13 +12,13 @@ from pydicom.sr.codedict import codes
 from imaging.dicom_out import (
     ImageRef,
     MaskPlane,
+    SegmentCategory,
     SegmentMask,
     Superseded,
     build_segmentation,
     derive_uid,
     tracking_uid_for,
 )
-from imaging.dicom_out.concepts import ANATOMICAL_STRUCTURE
 from imaging.dicom_out.reader import read_back
 from tests.imaging.dicom_out import sources as src
 from tests.imaging.dicom_out.conftest import dciodvfy, save_and_read
@@ -109,8 +109,9 @@ def test_multiframe_source_round_trips(enhanced, tmp_path):
             MaskPlane(ImageRef(enhanced.SOPInstanceUID, 3), box(shape, slice(0, 4), slice(0, 64))),
             MaskPlane(ImageRef(enhanced.SOPInstanceUID, 1), box(shape, slice(1, 2), slice(1, 2))),
         ),
+        category=SegmentCategory.ANATOMY,
     )
-    ds = save_and_read(build([mask], [enhanced], category=ANATOMICAL_STRUCTURE), tmp_path / "s.dcm")
+    ds = save_and_read(build([mask], [enhanced]), tmp_path / "s.dcm")
     assert dciodvfy(tmp_path / "s.dcm") == []
     assert_same_masks(read_back(ds, SCHEMA).masks, [mask])
     seg = hd.seg.segread(tmp_path / "s.dcm")
