@@ -86,12 +86,13 @@ def gateway_task_labels(
         and state in LabelState.__members__.values()
         and isinstance(content_hash, str) and len(content_hash) == 64 and set(content_hash) <= _HEX
     )  # fmt: skip
-    if not valid:
+    if not valid or not Task.objects.filter(pk=task_id, site_id=site_id).exists():
         return False
-    updated = Task.objects.filter(pk=task_id, site_id=site_id, label_revision__lte=revision).update(
+    # A stale report (reports can cross on reconnects) is ignored, not an error.
+    Task.objects.filter(pk=task_id, site_id=site_id, label_revision__lte=revision).update(
         label_revision=revision,
         label_state=state,
         label_count=count,
         label_content_hash=content_hash,
     )
-    return updated == 1
+    return True

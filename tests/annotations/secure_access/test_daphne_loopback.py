@@ -88,7 +88,9 @@ async def test_foreign_origin_is_an_http_403_before_accept(server) -> None:
 
 async def test_close_code_after_accept_reaches_the_browser(server) -> None:
     async def read_until_closed() -> None:
-        async with connect(f"{server['url']}/ws/sessions/{server['session']}/", origin=ORIGIN) as ws:
+        async with connect(
+            f"{server['url']}/ws/sessions/{server['session']}/", origin=ORIGIN
+        ) as ws:
             while True:
                 await ws.recv()
 
