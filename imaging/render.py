@@ -105,7 +105,8 @@ def render(
         img: U8Array = frame.pixels.astype(np.uint8, copy=False)
         if invert:
             img = 255 - img
-    elif frame.stored_max < _MAX_LUT_ENTRIES:
+    elif frame.stored_max < min(_MAX_LUT_ENTRIES, frame.pixels.size):
+        # A table only pays when it is smaller than the image (not for a 10×10 32-bit dose grid).
         lut = grey_lut(frame, window=window, voi_function=voi_function, invert=invert)
         img = np.take(lut, frame.pixels)
     else:

@@ -186,10 +186,10 @@ def test_built_ct_matches_dcmtk(photometric: str, tmp_path: Path) -> None:
     _assert_close(ours, ref, 1)
 
 
-def _lut_item(entries: int, first: int, bits: int) -> Dataset:
+def _lut_item(entries: int, first: int, bits: int, top: int | None = None) -> Dataset:
     item = Dataset()
     item.LUTDescriptor = [entries, first & 0xFFFF, bits]
-    curve = np.sqrt(np.linspace(0.0, 1.0, entries)) * ((1 << bits) - 1)
+    curve = np.sqrt(np.linspace(0.0, 1.0, entries)) * (top or (1 << bits) - 1)
     item.LUTData = curve.astype(np.uint16).tolist()
     item["LUTDescriptor"].VR = "US"  # "US or SS" in the dictionary: say which (C.11.2.1.1)
     item["LUTData"].VR = "US"
@@ -198,14 +198,16 @@ def _lut_item(entries: int, first: int, bits: int) -> Dataset:
 
 @pytest.mark.parametrize(
     ("entries", "first", "bits", "signed"),
-    [(4096, 0, 12, False), (2048, 1000, 16, False), (512, -200, 8, True)],
+    [(4096, 0, 12, False), (2048, 1000, 16, False), (512, -200, 8, True), (4096, 0, 16, False)],
 )
 def test_voi_lut_sequence_matches_dcmtk(
     entries: int, first: int, bits: int, signed: bool, tmp_path: Path
 ) -> None:
     ds = ct_dataset(64, 64, window=None)
     ds.PixelRepresentation = 1 if signed else 0
-    ds.VOILUTSequence = [_lut_item(entries, first, bits)]
+    # The last case declares 16 bits but its data stop at 4095: the descriptor still rules.
+    top = 4095 if (entries, bits) == (4096, 16) else None
+    ds.VOILUTSequence = [_lut_item(entries, first, bits, top)]
     path = tmp_path / "voilut.dcm"
     path.write_bytes(to_bytes(ds))
     ref = _reference(path, tmp_path, ["+Wl", "1"])
