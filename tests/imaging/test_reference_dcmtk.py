@@ -10,6 +10,7 @@ them, so the list cannot silently grow stale.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -222,4 +223,64 @@ def test_modality_lut_sequence_matches_dcmtk(tmp_path: Path) -> None:
     path = tmp_path / "mlut.dcm"
     path.write_bytes(to_bytes(ds))
     ref = _reference(path, tmp_path, ["+Wi", "1"])
+    _assert_close(render(decode_frame(read_dataset(path), 0)), ref, 1)
+
+
+def _float_slope(ds: Dataset) -> None:
+    ds.RescaleSlope, ds.RescaleIntercept = 0.37, 12.5
+
+
+def _signed_16(ds: Dataset) -> None:
+    ds.PixelRepresentation, ds.BitsStored, ds.HighBit, ds.RescaleIntercept = 1, 16, 15, 0
+    ds.PixelData = (
+        np.random.default_rng(0).integers(-2000, 3000, (128, 128)).astype("<i2").tobytes()
+    )
+
+
+def _negative_slope(ds: Dataset) -> None:
+    _signed_16(ds)
+    ds.RescaleSlope = -1.5
+
+
+def _voi_function(name: str) -> Callable[[Dataset], None]:
+    def apply(ds: Dataset) -> None:
+        ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = 40.0, 400.0, name
+
+    return apply
+
+
+def _presentation_inverse(ds: Dataset) -> None:
+    ds.WindowCenter, ds.WindowWidth, ds.PresentationLUTShape = 40.0, 400.0, "INVERSE"
+
+
+def _two_windows(ds: Dataset) -> None:
+    ds.WindowCenter, ds.WindowWidth = [300.0, 40.0], [1500.0, 400.0]
+
+
+def _monochrome1(ds: Dataset) -> None:
+    ds.PhotometricInterpretation = "MONOCHROME1"
+
+
+@pytest.mark.parametrize(
+    ("change", "args"),
+    [
+        (_float_slope, ["+Wm"]),
+        (_signed_16, ["+Wm"]),
+        (_negative_slope, ["+Wm"]),
+        (_monochrome1, ["+Wm"]),
+        (_voi_function("LINEAR_EXACT"), ["+Wi", "1"]),
+        (_voi_function("SIGMOID"), ["+Wi", "1"]),
+        (_presentation_inverse, ["+Wi", "1"]),
+        (_two_windows, ["+Wi", "1"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", None) or (" ".join(v) if isinstance(v, list) else str(v)),
+)
+def test_built_variants_match_dcmtk(
+    change: Callable[[Dataset], None], args: list[str], tmp_path: Path
+) -> None:
+    ds = ct_dataset(128, 128, window=None)
+    change(ds)
+    path = tmp_path / "variant.dcm"
+    path.write_bytes(to_bytes(ds))
+    ref = _reference(path, tmp_path, args)
     _assert_close(render(decode_frame(read_dataset(path), 0)), ref, 1)
