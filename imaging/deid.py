@@ -83,23 +83,29 @@ def _strings(elem: DataElement) -> list[str]:
     return [str(v) for v in values if v is not None]
 
 
-def clean_text(text: str, phi: set[str]) -> str:
-    """Remove known identifying values, dates, long numbers and addresses from a descriptor."""
+def clean_text(text: str, phi: set[str], *, patterns: bool = True) -> str:
+    """Remove known identifying values and, with ``patterns``, dates, long numbers and e-mail
+    addresses from a descriptor (E.3.5: replace with values of similar meaning)."""
     for value in sorted(phi, key=len, reverse=True):
         text = re.sub(re.escape(value), "", text, flags=re.IGNORECASE)
-    text = _EMAIL.sub("", text)
-    text = _DATE.sub("", text)
-    text = _LONG_NUMBER.sub("", text)
+    if patterns:
+        text = _EMAIL.sub("", text)
+        text = _DATE.sub("", text)
+        text = _LONG_NUMBER.sub("", text)
     return re.sub(r"\s{2,}", " ", text).strip(" ^,;:-_/")
 
 
 def _clean_element(elem: DataElement, phi: set[str]) -> None:
     if elem.VR not in _FREE_TEXT_VRS and elem.VR != "PN":
         return
+    # Attributes the profile marks C get the full cleaning; text it does not name (codes,
+    # manufacturer strings) only loses the identifying values found in this object, so that
+    # e.g. a SNOMED Code Value of eight digits survives.
+    patterns = ACTIONS.get(int(elem.tag)) is Action.CLEAN
     if isinstance(elem.value, str):
-        elem.value = clean_text(elem.value, phi)
+        elem.value = clean_text(elem.value, phi, patterns=patterns)
     elif isinstance(elem.value, list | tuple) or elem.VM > 1:
-        elem.value = [clean_text(str(v), phi) for v in elem.value]
+        elem.value = [clean_text(str(v), phi, patterns=patterns) for v in elem.value]
 
 
 def _apply(ds: Dataset, uid_map: UidMap, phi: set[str]) -> None:

@@ -70,6 +70,15 @@ def slice_geometry(item: Dataset | Frame | SliceGeometry, index: int = 0) -> Sli
     )
 
 
+def group_series(datasets: Iterable[Dataset]) -> dict[str, list[Dataset]]:
+    """Instances by Series Instance UID (C.7.3.1), in input order; missing UID groups as ""."""
+    groups: dict[str, list[Dataset]] = {}
+    for ds in datasets:
+        uid = str(ds.get("SeriesInstanceUID", "") or "")
+        groups.setdefault(uid, []).append(ds)
+    return groups
+
+
 def frame_geometries(ds: Dataset) -> list[SliceGeometry]:
     """One SliceGeometry per frame of an (enhanced) multi-frame object (C.7.6.16.2.3)."""
     return [slice_geometry(ds, index) for index in range(frames_of(ds))]

@@ -60,7 +60,7 @@ def _planted(last: str, first: str, pid: str, birth: str, place: str, doctor: st
     item.ReferencedSOPInstanceUID = ds.SOPInstanceUID
     item.OperatorsName = f"{doctor}^{first}"
     code = Dataset()
-    code.CodeValue, code.CodingSchemeDesignator = "T-D3000", "SRT"
+    code.CodeValue, code.CodingSchemeDesignator = "39607008", "SCT"  # lung: 8 digits, not PHI
     code.CodeMeaning = f"Chest of {last}"
     item.AnatomicRegionSequence = Sequence([code])
     inner = item.private_block(0x0013, "ACME 1.0", create=True)
@@ -87,6 +87,8 @@ def test_no_identifying_value_survives_anywhere(
     for uid in original_uids:
         assert uid not in text
     assert not any(elem.tag.is_private for elem in out.iterall())
+    assert not any(ACTIONS.get(int(e.tag)) is Action.REMOVE for e in out.iterall())
+    assert out.ReferencedImageSequence[0].AnatomicRegionSequence[0].CodeValue == "39607008"
     assert out.PatientIdentityRemoved == "YES"
     assert "CHEST" in str(out.SeriesDescription)  # cleaned, not blanked
     # The input is untouched (de-identification returns a copy).

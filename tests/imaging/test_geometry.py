@@ -14,6 +14,7 @@ from imaging import (
     assemble_volume,
     decode_frame,
     frame_geometries,
+    group_series,
     plane_frame,
     read_dataset,
     render,
@@ -147,3 +148,12 @@ def test_enhanced_multiframe_geometry_per_frame() -> None:
     geometry = series_geometry(frame_geometries(read_dataset(to_bytes(ds))))
     assert geometry.order == (1, 2, 0)
     assert geometry.spacing == pytest.approx(1.0)
+
+
+def test_group_series_then_sort_each() -> None:
+    a = [ct_dataset(4, 4, series_uid="1.2.3", position=(0, 0, z)) for z in (2.0, 0.0, 1.0)]
+    b = [ct_dataset(4, 4, series_uid="1.2.4", position=(0, 0, z)) for z in (5.0, 4.0)]
+    groups = group_series([a[0], b[0], a[1], b[1], a[2]])
+    assert sorted(groups) == ["1.2.3", "1.2.4"]
+    assert series_geometry(groups["1.2.3"]).order == (1, 2, 0)
+    assert series_geometry(groups["1.2.4"]).order == (1, 0)
