@@ -48,11 +48,10 @@ _TRACKING = re.compile(r"^([A-Za-z0-9_.-]{1,64})/([a-z-]+)/([A-Za-z0-9_.-]{1,64}
 _SUPERSEDES = re.compile(re.escape(seg.SUPERSEDES_PREFIX) + r"([0-9.]+)")
 _SESSION_TEXT = re.compile(r"task=[^;]*;project=[^;]*;schema=[^;]*")
 _SESSION = ("C67447", "NCIt")  # TID 1501 "Activity Session"
-_SR_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR
-    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
-    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
-}
+_COMPREHENSIVE_3D = "1.2.840.10008.5.1.4.1.1.88.34"
+_COMPREHENSIVE = "1.2.840.10008.5.1.4.1.1.88.33"
+_ENHANCED = "1.2.840.10008.5.1.4.1.1.88.22"
+_SR_CLASSES = {_COMPREHENSIVE_3D, _COMPREHENSIVE, _ENHANCED}
 _SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 _KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
 _KINDS = {
@@ -145,10 +144,19 @@ def _image_ref(item: Dataset) -> ImageRef:
 
 
 def _read_sr(ds: Dataset, schema: dict[str, CodedLabel], common: dict[str, Any]) -> ReadBack:
-    document = hd.sr.Comprehensive3DSR.from_dataset(ds) if "ContentSequence" in ds else None
-    if document is None:
-        raise WritebackError(E.NOT_SUPPORTED, "SR without content")
-    report = hd.sr.MeasurementReport.from_sequence(document.content)
+    sop_class: type[hd.sr.Comprehensive3DSR | hd.sr.ComprehensiveSR | hd.sr.EnhancedSR] = {
+        _COMPREHENSIVE_3D: hd.sr.Comprehensive3DSR,
+        _COMPREHENSIVE: hd.sr.ComprehensiveSR,
+        _ENHANCED: hd.sr.EnhancedSR,
+    }[str(ds.SOPClassUID)]
+    try:
+        document = sop_class.from_dataset(ds)
+        report = hd.sr.MeasurementReport.from_sequence(document.content)
+    except (ValueError, AttributeError, TypeError) as error:
+        # highdicom's messages say which item is missing; this product reads TID 1500 only.
+        raise WritebackError(
+            E.NOT_SUPPORTED, f"not a TID 1500 measurement report: {error}"
+        ) from error
     annotations: list[Annotation] = []
     session: str | None = None
     for group in report.get_planar_roi_measurement_groups():
