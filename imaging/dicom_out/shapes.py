@@ -49,6 +49,27 @@ def _points(values: Any, what: str, minimum: int) -> tuple[Point2D, ...]:
     return points
 
 
+def check_identity(owner: str, uid: object, label: object, kinds: tuple[LabelKind, ...]) -> None:
+    """The client uid's syntax, and that ``label`` is of a kind ``owner`` may carry."""
+    if not isinstance(uid, str) or not _KEY.match(uid):
+        raise WritebackError(
+            E.BAD_KEY, f"{owner} uid must match [A-Za-z0-9_.-]{{1,64}}, got {uid!r}"
+        )
+    if not isinstance(label, CodedLabel):
+        raise WritebackError(E.BAD_CODE, f"{owner} label must be a CodedLabel")
+    if label.kind not in kinds:
+        raise WritebackError(
+            E.WRONG_LABEL_KIND,
+            f"{owner} cannot carry label {label.key!r} of kind {label.kind.value!r}; allowed: "
+            f"{', '.join(k.value for k in kinds)}",
+        )
+
+
+def check_image(image: object) -> None:
+    if not isinstance(image, ImageRef):
+        raise WritebackError(E.UNKNOWN_SOURCE, f"image must be an ImageRef, got {image!r}")
+
+
 @dataclass(frozen=True)
 class _Annotation:
     """Common fields: ``uid`` is the client's id of the annotation (becomes the tracking ids)."""
@@ -61,19 +82,8 @@ class _Annotation:
     kinds: tuple[LabelKind, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
-        if not isinstance(self.uid, str) or not _KEY.match(self.uid):
-            raise WritebackError(
-                E.BAD_KEY, f"annotation uid must match [A-Za-z0-9_.-]{{1,64}}, got {self.uid!r}"
-            )
-        if not isinstance(self.label, CodedLabel):
-            raise WritebackError(E.BAD_CODE, "annotation label must be a CodedLabel")
-        if self.label.kind not in self.kinds:
-            raise WritebackError(
-                E.WRONG_LABEL_KIND,
-                f"{type(self).__name__} cannot carry label "
-                f"{self.label.key!r} of kind {self.label.kind.value!r}; allowed: "
-                f"{', '.join(k.value for k in self.kinds)}",
-            )
+        check_identity(type(self).__name__, self.uid, self.label, self.kinds)
+        check_image(self.image)
 
     @property
     def tool(self) -> str:
@@ -250,7 +260,9 @@ class Classification:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level", _enum(ClassificationLevel, self.level, "level"))
-        _Annotation.__post_init__(self)  # type: ignore[arg-type]
+        check_identity("Classification", self.uid, self.label, self.kinds)
+        if self.image is not None:
+            check_image(self.image)
         if (self.image is None) != (self.level is ClassificationLevel.STUDY):
             raise WritebackError(
                 E.EMPTY_GEOMETRY,
@@ -287,6 +299,7 @@ class MaskPlane:
     pixels: npt.NDArray[np.bool_]
 
     def __post_init__(self) -> None:
+        check_image(self.image)
         if not isinstance(self.pixels, np.ndarray) or self.pixels.ndim != 2:
             raise WritebackError(
                 E.MASK_SHAPE, "a mask plane must be a 2-D numpy array (Rows × Columns)"
@@ -307,7 +320,7 @@ class SegmentMask:
     category: SegmentCategory = SegmentCategory.ABNORMAL
 
     def __post_init__(self) -> None:
-        _Annotation.__post_init__(self)  # type: ignore[arg-type]
+        check_identity("SegmentMask", self.uid, self.label, self.kinds)
         object.__setattr__(self, "category", _enum(SegmentCategory, self.category, "category"))
         object.__setattr__(self, "planes", tuple(self.planes))
         if not self.planes:
