@@ -6,6 +6,7 @@ from annotations.api import projects, sessions, sites, tasks, users
 
 urlpatterns = [
     path("me/", users.MeApi.as_view(), name="api-me"),
+    path("me/preferences/", users.MePreferencesApi.as_view(), name="api-me-preferences"),
     path("users/<str:user_id>/roles/", users.UserRolesApi.as_view(), name="api-user-roles"),
     path("sites/", sites.SiteListCreateApi.as_view(), name="api-sites"),
     path("sites/<str:site_id>/", sites.SiteDetailApi.as_view(), name="api-site"),

@@ -56,6 +56,8 @@ SERVICES: list[tuple[str, AuditAction, str, Call]] = [
     ("task_delete", AuditAction.TASK_DELETE, "lead", lambda w: tasks.task_delete(actor=w.lead, task=w.task)),
     ("user_set_roles", AuditAction.USER_ROLES_CHANGE, "admin",
      lambda w: users.user_set_roles(actor=w.admin, user=w.outsider, roles=["annotator", "auditor"])),
+    ("user_update_preferences", AuditAction.USER_PREFERENCES_UPDATE, "annotator",
+     lambda w: users.user_update_preferences(actor=w.annotator, preferences={"shortcuts": {"rectangle": "q"}})),
 ]  # fmt: skip
 
 

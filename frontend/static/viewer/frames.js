@@ -1,0 +1,170 @@
+// Frame scheduling: newest request wins, at most two in flight (the site renders one and keeps one
+// pending per plane), stale answers dropped by seq, every frame acknowledged once painted or dropped,
+// a preview JPEG while moving and the lossless PNG once the user rests.
+
+import { ErrorCode, MessageType, Plane, Quality } from "./protocol.js";
+
+/** @typedef {import("./bus.js").Bus} Bus */
+/** @typedef {{center:number, width:number}} Window */
+/** @typedef {{index:number, plane:string, quality:string, window:?Window}} Want */
+
+const MAX_IN_FLIGHT = 2;
+const REST_MS = 160;
+const CACHE_SIZE = 48;
+
+/** @param {string} plane @param {number} index @param {?Window} window @param {string} quality */
+const keyOf = (plane, index, window, quality) =>
+  `${plane}|${index}|${window ? `${window.center}/${window.width}` : "default"}|${quality}`;
+
+export class FrameScheduler {
+  /**
+   * @param {{bus: Bus, connection: {send:(m:object)=>number, ack:(seq:number)=>void, ready:boolean},
+   *   paint: (bitmap: ImageBitmap, header: object, done: () => void) => void}} options
+   */
+  constructor({ bus, connection, paint }) {
+    this.bus = bus;
+    this.connection = connection;
+    this.paint = paint;
+    /** @type {string} */
+    this.series = "";
+    /** @type {Want} */
+    this.want = { index: 0, plane: Plane.AXIAL, quality: Quality.LOSSLESS, window: null };
+    /** @type {Map<number, string>} seq → cache key */
+    this.inFlight = new Map();
+    /** @type {?Want} a request waiting for a free slot */
+    this.queued = null;
+    this.newestPaintedSeq = 0;
+    /** @type {Map<string, ImageBitmap>} LRU of decoded frames */
+    this.cache = new Map();
+    /** @type {number|undefined} */
+    this.restTimer = undefined;
+    this.paintedKey = "";
+    bus.on("frame", ({ header, bitmap }) => this.arrived(header, bitmap));
+    bus.on("error", (error) => {
+      if (error.seq !== undefined && this.inFlight.delete(error.seq)) this.pump();
+      if (error.code !== ErrorCode.CANCELLED && error.seq !== undefined) this.retryLater();
+    });
+  }
+
+  /** @param {string} series */
+  setSeries(series) {
+    this.series = series;
+  }
+
+  /**
+   * Ask for a frame. `moving` means the user is scrolling or dragging: preview now, lossless at rest.
+   * @param {Partial<Want>} change
+   * @param {{moving?: boolean}} [options]
+   */
+  request(change, { moving = false } = {}) {
+    this.want = { ...this.want, ...change, quality: moving ? Quality.PREVIEW : Quality.LOSSLESS };
+    clearTimeout(this.restTimer);
+    if (moving) this.restTimer = window.setTimeout(() => this.rest(), REST_MS);
+    this.fetchWanted();
+  }
+
+  /** The user stopped moving: the lossless frame of what is shown. */
+  rest() {
+    if (this.want.quality === Quality.LOSSLESS) return;
+    this.want = { ...this.want, quality: Quality.LOSSLESS };
+    this.fetchWanted();
+  }
+
+  fetchWanted() {
+    const { plane, index, window, quality } = this.want;
+    const lossless = this.cache.get(keyOf(plane, index, window, Quality.LOSSLESS));
+    const hit = lossless ?? this.cache.get(keyOf(plane, index, window, quality));
+    if (hit) {
+      const key = keyOf(plane, index, window, lossless ? Quality.LOSSLESS : quality);
+      this.touch(key, hit);
+      this.show(hit, { index, plane, window, quality: lossless ? Quality.LOSSLESS : quality }, key);
+      if (lossless || quality === Quality.PREVIEW) return;
+    }
+    for (const key of this.inFlight.values()) {
+      if (key === keyOf(plane, index, window, quality)) return; // already on its way
+    }
+    if (this.inFlight.size >= MAX_IN_FLIGHT) {
+      this.queued = { ...this.want };
+      return;
+    }
+    this.send(this.want);
+  }
+
+  /** @param {Want} want */
+  send(want) {
+    if (!this.series || !this.connection.ready) {
+      this.queued = { ...want };
+      return;
+    }
+    const seq = this.connection.send({
+      type: MessageType.FRAME_REQUEST, series: this.series, index: want.index, plane: want.plane,
+      quality: want.quality, window: want.window, size: null,
+    });
+    this.inFlight.set(seq, keyOf(want.plane, want.index, want.window, want.quality));
+  }
+
+  pump() {
+    if (this.queued && this.inFlight.size < MAX_IN_FLIGHT) {
+      const next = this.queued;
+      this.queued = null;
+      const { plane, index, window } = this.want;
+      // Only what is still wanted is worth asking for.
+      if (next.plane === plane && next.index === index && next.window === window) this.send(next);
+      else this.fetchWanted();
+    }
+  }
+
+  /** The link came (back): ask again for what is shown. */
+  resume() {
+    this.inFlight.clear();
+    this.queued = null;
+    this.fetchWanted();
+  }
+
+  retryLater() {
+    clearTimeout(this.restTimer);
+    this.restTimer = window.setTimeout(() => this.fetchWanted(), 500);
+  }
+
+  /** @param {any} header @param {ImageBitmap} bitmap */
+  arrived(header, bitmap) {
+    const seq = header.seq;
+    const key = this.inFlight.get(seq) ??
+      keyOf(header.plane ?? Plane.AXIAL, header.index, null, header.quality ?? Quality.LOSSLESS);
+    this.inFlight.delete(seq);
+    this.touch(key, bitmap);
+    const { plane, index } = this.want;
+    const current = header.index === index && (header.plane ?? Plane.AXIAL) === plane;
+    const stale = seq < this.newestPaintedSeq;
+    // A lossless frame never gives way to a preview of the same slice.
+    const downgrade = current && this.paintedKey.endsWith("lossless") &&
+      header.quality === Quality.PREVIEW && this.paintedKey.startsWith(`${plane}|${index}|`) &&
+      key.split("|")[2] === this.paintedKey.split("|")[2];
+    if (stale || downgrade || (!current && this.inFlight.size > 0)) {
+      this.connection.ack(seq);
+    } else {
+      this.newestPaintedSeq = seq;
+      this.show(bitmap, header, key, seq);
+    }
+    this.pump();
+  }
+
+  /** @param {ImageBitmap} bitmap @param {any} header @param {string} key @param {number} [seq] */
+  show(bitmap, header, key, seq) {
+    this.paintedKey = key;
+    this.paint(bitmap, header, () => {
+      if (seq !== undefined) this.connection.ack(seq);
+    });
+  }
+
+  /** @param {string} key @param {ImageBitmap} bitmap */
+  touch(key, bitmap) {
+    this.cache.delete(key);
+    this.cache.set(key, bitmap);
+    while (this.cache.size > CACHE_SIZE) {
+      const [oldest, old] = this.cache.entries().next().value;
+      this.cache.delete(oldest);
+      if (old !== bitmap && oldest !== this.paintedKey) old.close();
+    }
+  }
+}

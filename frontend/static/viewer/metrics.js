@@ -1,0 +1,28 @@
+// Read-only figures for tests and support: frames painted (with times), save state, current slice.
+// Nothing here carries pixel data or DICOM strings.
+
+/**
+ * @param {{bus: import("./bus.js").Bus, store: import("./annotations.js").AnnotationStore,
+ *   saver: import("./save.js").Saver, view: {index:number, plane:string}}} options
+ */
+export function exposeMetrics({ bus, store, saver, view }) {
+  /** @type {Array<{index:number, plane:string, quality:string, at:number}>} */
+  const painted = [];
+  bus.on("painted", (p) => {
+    painted.push({ index: p.index, plane: p.plane, quality: p.quality, at: p.at });
+    if (painted.length > 5000) painted.splice(0, 1000);
+  });
+  const metrics = Object.freeze({
+    painted,
+    get slice() {
+      return { ...view };
+    },
+    get annotations() {
+      return store.all().map((a) => ({ uid: a.uid, tool: a.tool, label: a.label, frame: a.frame }));
+    },
+    get saveState() {
+      return saver.status.dataset.state ?? "";
+    },
+  });
+  Object.defineProperty(window, "rhinoViewer", { value: metrics, configurable: false });
+}
