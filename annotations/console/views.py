@@ -11,6 +11,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     Http404,
@@ -39,26 +41,31 @@ from annotations.console.forms import (
     parse_audit_query,
 )
 from annotations.models import AuditEvent, AuditOutcome
+from annotations.services.access import deny
 from annotations.services.audit import audit_record
 
 View = Callable[..., HttpResponseBase]
 
 
-def console_view(view: Callable[..., HttpResponseBase]) -> View:
-    """Sign-in required (redirect to the login page); no console rights: 404, as for any URL."""
+def console_view(attempted: str) -> Callable[[Callable[..., HttpResponseBase]], View]:
+    """Sign-in required (redirect to the login page). A signed-in user without console rights
+    gets the same 404 as for any unknown URL, and the refusal is audited as access.denied
+    (``attempted`` names what was tried: audit.read, audit.export, …)."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_authenticated:
-            from django.contrib.auth.views import redirect_to_login
+    def decorate(view: Callable[..., HttpResponseBase]) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            access = console_access(request.user)
+            if access is None:
+                deny(actor=request.user, action=attempted, obj=None, reason="No console rights.")
+                raise Http404("No such page.")
+            return view(request, access, *args, **kwargs)
 
-            return redirect_to_login(request.get_full_path())
-        access = console_access(request.user)
-        if access is None:
-            raise Http404("No such page.")
-        return view(request, access, *args, **kwargs)
+        return wrapper
 
-    return wrapper
+    return decorate
 
 
 def _event_json(event: AuditEvent) -> dict[str, Any]:
@@ -96,6 +103,18 @@ def _nav(request: HttpRequest, access: ConsoleAccess, current: str) -> list[dict
     ]
 
 
+def _record_refused(
+    request: HttpRequest, action: str, view: AuditView, exc: ConsoleFilterError
+) -> None:
+    """A refused read or export is a failure event: which fields were wrong, never their values."""
+    audit_record(
+        actor=request.user,
+        action=action,
+        outcome=AuditOutcome.MINOR_FAILURE,
+        detail={"view": view.name, "error": exc.code, "fields": sorted(exc.fields)},
+    )
+
+
 def _query_without(request: HttpRequest, *drop: str) -> str:
     params = request.GET.copy()
     for name in drop:
@@ -104,7 +123,7 @@ def _query_without(request: HttpRequest, *drop: str) -> str:
 
 
 @require_GET
-@console_view
+@console_view(AuditAction.AUDIT_READ)
 def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit") -> HttpResponse:
     audit_view: AuditView = AUDIT_VIEWS[view]
     context: dict[str, Any] = {
@@ -123,6 +142,7 @@ def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit
     try:
         query = parse_audit_query(request.GET, audit_view)
     except ConsoleFilterError as exc:
+        _record_refused(request, AuditAction.AUDIT_READ, audit_view, exc)
         context["error"] = error_body(exc.code, exc.message, exc.fields or None)["error"]
         return render(request, "console/audit_log.html", context, status=400)
     queryset = audit_event_filter(access.audit_events(), query.filter)
@@ -153,13 +173,14 @@ def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit
 
 
 @require_GET
-@console_view
+@console_view(AuditAction.AUDIT_EXPORT)
 def audit_export(
     request: HttpRequest, access: ConsoleAccess, *, kind: str, view: str = "audit"
 ) -> HttpResponseBase:
     try:
         query = parse_audit_query(request.GET, AUDIT_VIEWS[view], paging=False)
     except ConsoleFilterError as exc:
+        _record_refused(request, AuditAction.AUDIT_EXPORT, AUDIT_VIEWS[view], exc)
         return JsonResponse(error_body(exc.code, exc.message, exc.fields or None), status=400)
     queryset = audit_event_filter(access.audit_events(), query.filter)
     event = audit_record(
@@ -182,11 +203,14 @@ def audit_export(
 
 
 @require_POST
-@console_view
+@console_view("audit.verify")
 def audit_verify(request: HttpRequest, access: ConsoleAccess) -> HttpResponseBase:
     """Re-verify the whole chain now (admins and auditors); back to the page it came from."""
     if not access.can_verify:
-        raise Http404("No such page.")
+        deny(
+            actor=request.user, action="audit.verify", obj=None, reason="Admins and auditors only."
+        )
+        raise PermissionDenied("Admins and auditors only.")
     chain_status_verify_full()
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
@@ -197,7 +221,7 @@ def audit_verify(request: HttpRequest, access: ConsoleAccess) -> HttpResponseBas
 
 
 @require_GET
-@console_view
+@console_view("console.sessions")
 def sessions(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     rows = [
         {
@@ -222,6 +246,6 @@ def sessions(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 
 @require_GET
-@console_view
+@console_view(AuditAction.AUDIT_READ)
 def index(request: HttpRequest, access: ConsoleAccess) -> HttpResponseBase:
     return HttpResponseRedirect(reverse("console:audit"))
