@@ -8,8 +8,9 @@ from datetime import datetime
 from pydicom.dataset import Dataset
 
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
-from imaging.dicom_out.model import ImageRef, Provenance, SourceImage
+from imaging.dicom_out.model import ImageRef, Provenance, SourceImage, Superseded
 from imaging.dicom_out.shapes import Point2D
+from imaging.dicom_out.uids import check_uid
 
 E = WritebackErrorCode
 
@@ -78,6 +79,28 @@ def check_unique(uids: Iterable[str], what: str) -> None:
         if uid in seen:
             raise WritebackError(E.DUPLICATE, f"{what} uid {uid!r} occurs twice")
         seen.add(uid)
+
+
+def check_document(
+    *,
+    sop_instance_uid: str,
+    series_instance_uid: str,
+    instance_number: int,
+    series_number: int,
+    provenance: Provenance,
+    supersedes: Superseded | None,
+) -> None:
+    """The arguments every builder shares: identity, revision, provenance, supersession."""
+    check_uid(sop_instance_uid, "SOP Instance UID")
+    check_uid(series_instance_uid, "Series Instance UID")
+    check_numbers(instance_number, series_number)
+    if not isinstance(provenance, Provenance):
+        raise WritebackError(E.BAD_VALUE, "provenance must be a Provenance")
+    if supersedes is not None:
+        if not isinstance(supersedes, Superseded):
+            raise WritebackError(E.BAD_VALUE, "supersedes must be a Superseded or None")
+        if supersedes.sop_instance_uid == sop_instance_uid:
+            raise WritebackError(E.DUPLICATE, "an instance cannot supersede itself")
 
 
 def check_numbers(instance_number: int, series_number: int) -> None:

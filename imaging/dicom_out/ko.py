@@ -13,7 +13,7 @@ from pydicom.uid import UID
 from imaging.dicom_out import concepts
 from imaging.dicom_out.checks import (
     character_set,
-    check_numbers,
+    check_document,
     check_unique,
     provenance_texts,
     set_timezone,
@@ -27,7 +27,6 @@ from imaging.dicom_out.model import (
     SourceImage,
     Superseded,
 )
-from imaging.dicom_out.uids import check_uid
 
 E = WritebackErrorCode
 KOS_SERIES_NUMBER = 9703
@@ -88,9 +87,14 @@ def build_key_object_selection(
         raise WritebackError(E.UNKNOWN_SOURCE, "study must be a SourceImage of the study")
     if not isinstance(reason, SelectionReason):
         raise WritebackError(E.BAD_TEXT, "reason must be a SelectionReason")
-    check_uid(sop_instance_uid, "SOP Instance UID")
-    check_uid(series_instance_uid, "Series Instance UID")
-    check_numbers(instance_number, series_number)
+    check_document(
+        sop_instance_uid=sop_instance_uid,
+        series_instance_uid=series_instance_uid,
+        instance_number=instance_number,
+        series_number=series_number,
+        provenance=provenance,
+        supersedes=supersedes,
+    )
     if not isinstance(lead, str) or not lead or len(lead) > 64 or any(c in lead for c in "^=\\"):
         raise WritebackError(
             E.BAD_TEXT, "lead must be a pseudonym of ≤ 64 characters without '^', '=' or '\\'"

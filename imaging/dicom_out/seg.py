@@ -11,7 +11,7 @@ import numpy as np
 from imaging.dicom_out import concepts
 from imaging.dicom_out.checks import (
     character_set,
-    check_numbers,
+    check_document,
     check_unique,
     index_sources,
     provenance_texts,
@@ -21,7 +21,7 @@ from imaging.dicom_out.checks import (
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
 from imaging.dicom_out.model import Provenance, SourceImage, Superseded
 from imaging.dicom_out.shapes import SegmentMask
-from imaging.dicom_out.uids import check_uid, tracking_uid_for
+from imaging.dicom_out.uids import tracking_uid_for
 
 E = WritebackErrorCode
 SEG_SERIES_NUMBER = 9702
@@ -48,9 +48,14 @@ def build_segmentation(
     series, C.8.20.2). Raises ``WritebackError`` for any bad input before anything is built.
     """
     index = index_sources(sources)
-    check_uid(sop_instance_uid, "SOP Instance UID")
-    check_uid(series_instance_uid, "Series Instance UID")
-    check_numbers(instance_number, series_number)
+    check_document(
+        sop_instance_uid=sop_instance_uid,
+        series_instance_uid=series_instance_uid,
+        instance_number=instance_number,
+        series_number=series_number,
+        provenance=provenance,
+        supersedes=supersedes,
+    )
     segments = tuple(masks)
     if not segments:
         raise WritebackError(E.NOTHING_TO_WRITE, "a segmentation needs at least one mask")

@@ -17,8 +17,8 @@ from pydicom.sr.codedict import codes
 from imaging.dicom_out import concepts
 from imaging.dicom_out.checks import (
     character_set,
+    check_document,
     check_inside,
-    check_numbers,
     check_unique,
     index_sources,
     provenance_texts,
@@ -45,7 +45,7 @@ from imaging.dicom_out.shapes import (
     Polygon,
     Rectangle,
 )
-from imaging.dicom_out.uids import check_uid, tracking_uid_for
+from imaging.dicom_out.uids import tracking_uid_for
 
 E = WritebackErrorCode
 SR_SERIES_NUMBER = 9701
@@ -76,11 +76,14 @@ def build_measurement_report(
     Raises ``WritebackError`` for any bad input before anything is built.
     """
     index = index_sources(sources)
-    check_uid(sop_instance_uid, "SOP Instance UID")
-    check_uid(series_instance_uid, "Series Instance UID")
-    check_numbers(instance_number, series_number)
-    if not isinstance(provenance, Provenance):
-        raise WritebackError(E.BAD_TEXT, "provenance must be a Provenance")
+    check_document(
+        sop_instance_uid=sop_instance_uid,
+        series_instance_uid=series_instance_uid,
+        instance_number=instance_number,
+        series_number=series_number,
+        provenance=provenance,
+        supersedes=supersedes,
+    )
     items = tuple(annotations)
     if not items:
         raise WritebackError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from imaging.dicom_out import (
     SelectionDecision,
     SelectionReason,
     SourceImage,
+    Superseded,
     WritebackError,
     WritebackErrorCode,
     build_key_object_selection,
@@ -285,3 +287,50 @@ def test_label_kinds_are_stable():
         "measurement",
         "classification",
     ]
+
+
+def test_document_identity_and_revision(ct):
+    point = [Point("p", src.MARKER, ImageRef(ct[0].SOPInstanceUID), x=1, y=1)]
+
+    def report(**kwargs: object) -> object:
+        arguments: dict[str, Any] = {
+            "sources": src.sources(ct),
+            "provenance": src.provenance(),
+            "sop_instance_uid": derive_uid("x"),
+            "series_instance_uid": derive_uid("y"),
+        }
+        return build_measurement_report(point, **(arguments | kwargs))
+
+    with refused(C.BAD_UID):
+        report(sop_instance_uid="1.2.03")
+    with refused(C.BAD_UID):
+        report(series_instance_uid="")
+    with refused(C.BAD_VALUE):
+        report(instance_number=0)
+    with refused(C.BAD_VALUE):
+        report(series_number=True)
+    with refused(C.BAD_VALUE):
+        report(provenance="u_1")
+    with refused(C.BAD_VALUE):
+        report(supersedes=derive_uid("old"))
+    with refused(C.DUPLICATE):
+        report(
+            supersedes=Superseded(
+                ct[0].StudyInstanceUID,
+                derive_uid("y"),
+                "1.2.840.10008.5.1.4.1.1.88.34",
+                derive_uid("x"),
+            )
+        )
+
+
+def test_provenance_fields():
+    good = src.provenance()
+    with refused(C.BAD_TEXT):
+        replace(good, observer="Doe^John")
+    with refused(C.BAD_TEXT):
+        replace(good, timestamp=good.timestamp.replace(tzinfo=None))
+    with refused(C.BAD_UID):
+        replace(good, device_observer_uid="gateway-1")
+    with refused(C.BAD_TEXT):
+        replace(good, project="")
