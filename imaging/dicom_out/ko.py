@@ -168,7 +168,7 @@ def _reference(
 ) -> Dataset:
     ds = Dataset()
     for keyword in _PATIENT_STUDY:
-        ds.__setattr__(keyword, study.get(keyword, ""))
+        setattr(ds, keyword, study.get(keyword, ""))
     if not ds.SpecificCharacterSet:
         del ds.SpecificCharacterSet
     ds.StudyInstanceUID = study.StudyInstanceUID

@@ -44,8 +44,8 @@ def build_segmentation(
     """One revision of a task's brush masks as a BINARY Segmentation.
 
     ``sources`` are the source images the masks are drawn on: one multi-frame instance, or
-    single-frame instances of one series (highdicom's and the IOD's rule: one SEG derives from one
-    series, C.8.20.2). Raises ``WritebackError`` for any bad input before anything is built.
+    single-frame instances of one series (highdicom builds a SEG from one series; the gateway
+    writes one SEG stream per task, and a task is one series). Raises ``WritebackError`` for any bad input before anything is built.
     """
     index = index_sources(sources)
     check_document(
