@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,9 +149,9 @@ def _decode_array(ds: Dataset, index: int) -> tuple[np.ndarray, str]:
 
 
 def _as_array(decoder: Decoder, work: Dataset, index: int) -> tuple[np.ndarray, dict[str, Any]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        arr, meta = decoder.as_array(work, index=index, as_rgb=True)  # type: ignore[arg-type]
+    # No warnings.catch_warnings() here: it swaps process-wide state and is not thread-safe
+    # (the gateway decodes in a thread pool); pydicom's warnings about odd files pass through.
+    arr, meta = decoder.as_array(work, index=index, as_rgb=True)  # type: ignore[arg-type]
     return arr, dict(meta)
 
 

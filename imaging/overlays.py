@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +24,7 @@ def overlays_of(ds: Dataset, rows: int, columns: int) -> tuple[Overlay, ...]:
         if (group << 16 | 0x3000) not in ds:
             continue
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                data = np.asarray(ds.overlay_array(group), dtype=bool)
+            data = np.asarray(ds.overlay_array(group), dtype=bool)
             origin = ds.get((group << 16) | 0x0050)
             r0, c0 = (int(origin.value[0]) - 1, int(origin.value[1]) - 1) if origin else (0, 0)
         except Exception:  # noqa: S112 (a malformed overlay is dropped, never fatal to the image)

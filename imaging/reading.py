@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import warnings
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -169,12 +168,11 @@ def read_dataset(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Dataset:
 
 def _parse(data: bytes) -> Dataset:
     try:
-        with warnings.catch_warnings():
-            # Odd lengths and bad VRs are expected in the wild; pydicom reports them as warnings.
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data), force=True)
-            # Force parsing of every element now so a broken element fails here, not later.
-            _ = [elem.tag for elem in ds]
+        # Odd lengths and bad VRs are expected in the wild; pydicom reports them as warnings,
+        # which we let through (catch_warnings is process-wide and not thread-safe).
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        # Force parsing of every element now so a broken element fails here, not later.
+        _ = [elem.tag for elem in ds]
     except ImagingError:
         raise
     except Exception as exc:  # pydicom raises many types for garbage; all mean "not DICOM"

@@ -293,3 +293,18 @@ def test_native_fast_path_equals_pydicoms_decoder(signed: bool, stored: int) -> 
         np.testing.assert_array_equal(fast, reference)
         frame = decode_frame(read, index)
         np.testing.assert_array_equal(frame.pixels.astype(np.int64) + frame.offset, reference)
+
+
+def test_concurrent_decode_and_render_from_threads() -> None:
+    # The gateway renders in a thread pool: no shared mutable state in imaging/.
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = to_bytes(ct_dataset(128, 128))
+    expected = render(decode_frame(read_dataset(data), 0), window=Window(40, 400))
+
+    def job(_: int) -> np.ndarray:
+        return render(decode_frame(read_dataset(data), 0), window=Window(40, 400))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for img in pool.map(job, range(32)):
+            np.testing.assert_array_equal(img, expected)
