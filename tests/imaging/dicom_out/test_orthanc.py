@@ -1,4 +1,5 @@
-"""A real PACS accepts every write-back object: Orthanc's REST ``POST /instances``."""
+"""A real PACS accepts every write-back object (Orthanc's REST ``POST /instances``), and dcentvfy
+finds the written objects consistent with their sources."""
 
 from __future__ import annotations
 
@@ -33,8 +34,6 @@ from imaging.dicom_out import (
 )
 from tests.imaging.dicom_out import sources as src
 from tests.parts import require_binary
-
-pytestmark = pytest.mark.orthanc
 
 
 def free_port() -> int:
@@ -141,6 +140,7 @@ def objects(ct: list[Dataset]) -> dict[str, Dataset]:
     }
 
 
+@pytest.mark.orthanc
 def test_orthanc_stores_sr_seg_and_kos(orthanc, ct, tmp_path):
     for name, ds in objects(ct).items():
         path = tmp_path / f"{name}.dcm"
