@@ -19,7 +19,7 @@ from imaging.geometry import (
 from imaging.handles import HandleKey, HandleKind, handle_kind
 from imaging.limits import DEFAULT_LIMITS, Limits
 from imaging.reading import read_dataset
-from imaging.render import render
+from imaging.render import effective_window, render
 from imaging.voi import VoiFunction, Window
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "assemble_volume",
     "decode_frame",
     "deidentify",
+    "effective_window",
     "encode_jpeg",
     "encode_png",
     "encode_webp",

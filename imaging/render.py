@@ -30,22 +30,37 @@ def _values_to_u8(
 ) -> U8Array:
     """Modality LUT → VOI → presentation on stored values (shifted by ``frame.offset``)."""
     values = frame.modality.apply(stored + frame.offset)
-    chosen = window if window is not None else frame.default_window
+    chosen = effective_window(frame, window)
     if chosen is not None:
-        unit = window_to_unit(values, chosen, function or frame.voi_function)
-    elif frame.voi_luts:
+        # The min–max window is always LINEAR (as dcmj2pnm +Wm); file windows use the file's
+        # VOI LUT Function unless the caller names one.
+        minmax = window is None and frame.default_window is None
+        default = VoiFunction.LINEAR if minmax else frame.voi_function
+        unit = window_to_unit(values, chosen, function or default)
+    else:
         lut = frame.voi_luts[0]
         unit = lut.apply(values) / lut.output_max
-    else:
-        ends = frame.modality.apply(
-            np.array([frame.offset, frame.offset + frame.stored_max], float)
-        )
-        lo, hi = float(min(ends)), float(max(ends))
-        unit = window_to_unit(values, minmax_window(lo, hi), VoiFunction.LINEAR)
     # MONOCHROME1 shows low values bright (C.7.6.3.1.2); Presentation LUT Shape INVERSE likewise
     # (C.11.6); a caller's invert flips the result once more.
     inverse = (frame.photometric == "MONOCHROME1") != frame.presentation_inverse
     return unit_to_u8(np.clip(unit, 0.0, 1.0), invert=inverse != invert)
+
+
+def effective_window(frame: Frame, window: Window | None = None) -> Window | None:
+    """The window ``render`` applies: the caller's, the frame's first, else min–max.
+
+    ``None`` for colour frames and when the frame's VOI LUT Sequence is used instead.
+    """
+    if frame.is_color:
+        return None
+    if window is not None:
+        return window
+    if frame.default_window is not None:
+        return frame.default_window
+    if frame.voi_luts:
+        return None
+    ends = frame.modality.apply(np.array([frame.offset, frame.offset + frame.stored_max], float))
+    return minmax_window(float(min(ends)), float(max(ends)))
 
 
 def grey_lut(

@@ -20,6 +20,7 @@ from imaging import (
     VoiFunction,
     Window,
     decode_frame,
+    effective_window,
     encode_jpeg,
     encode_png,
     encode_webp,
@@ -308,3 +309,13 @@ def test_concurrent_decode_and_render_from_threads() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         for img in pool.map(job, range(32)):
             np.testing.assert_array_equal(img, expected)
+
+
+def test_effective_window_reports_what_render_applies() -> None:
+    frame = ramp_frame()
+    assert effective_window(frame) == Window(2048.0, 4096.0)  # min–max as dcmtk: (0+4095+1)/2
+    np.testing.assert_array_equal(render(frame), render(frame, window=effective_window(frame)))
+    assert effective_window(frame, Window(1, 2)) == Window(1, 2)
+    assert effective_window(ramp_frame(windows=(Window(5, 6),))) == Window(5, 6)
+    voi = Lut(first_mapped=0, bits=8, data=np.zeros(4096, dtype=np.int64))
+    assert effective_window(ramp_frame(voi_luts=(voi,))) is None
