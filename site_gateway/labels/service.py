@@ -1,0 +1,329 @@
+"""The label service: ``label.save`` / ``label.load`` for the sessions, the delivery worker, status
+to the viewer (``label.status``) and to central (``task.labels``), and the lead's selections (KOS).
+
+``install()`` plugs the two handlers into ``site_gateway.sessions.LABEL_HANDLERS``; the gateway
+starts the worker and the reporter with ``start()``. A save is answered ``label.saved`` only once
+its revision is committed to the label store (SQLite, ``synchronous=FULL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from site_gateway.grants import Grant
+from site_gateway.labels.builder import BuildContext
+from site_gateway.labels.delivery import DeliveryWorker, RetryPolicy
+from site_gateway.labels.document import (
+    LabelInvalidError,
+    LabelLimits,
+    content_hash,
+    validate_document,
+)
+from site_gateway.labels.outbox import PlannedObject
+from site_gateway.labels.readback import load_from_pacs, load_from_store
+from site_gateway.labels.sources import SourceError, SourceLookup
+from site_gateway.labels.store import LabelConflictError, LabelStore, Revision
+from site_gateway.pacs import Pacs
+from site_gateway.protocol import ErrorCode, LabelState, MessageType
+from site_gateway.sessions import LABEL_HANDLERS, Session
+
+log = logging.getLogger("site_gateway.labels")
+
+ControlSender = Callable[[Mapping[str, Any]], Awaitable[bool]]
+REPORT_INTERVAL = 5.0  # seconds between attempts to tell central what it has not heard yet
+
+
+def _seq(message: Mapping[str, Any]) -> int | None:
+    seq = message.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+class LabelService:
+    def __init__(
+        self,
+        store: LabelStore,
+        pacs: Pacs,
+        lookup: SourceLookup,
+        *,
+        policy: RetryPolicy | None = None,
+        limits: LabelLimits | None = None,
+        send_control: ControlSender | None = None,
+        clock: Callable[[], float] = time.time,
+        run_worker: bool = True,
+    ) -> None:
+        self.store = store
+        self.pacs = pacs
+        self.lookup = lookup
+        self.limits = limits or LabelLimits()
+        self.send_control = send_control
+        self._clock = clock
+        self._run_worker = run_worker
+        self.worker = DeliveryWorker(
+            store, pacs, context=BuildContext(store.site), policy=policy, clock=clock,
+            on_state=self._on_state,
+        )  # fmt: skip
+        self._sessions: dict[int, set[Session]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._report = asyncio.Event()
+
+    @classmethod
+    def open(
+        cls, path: Path, *, site: str, pacs: Pacs, lookup: SourceLookup, **kwargs: Any
+    ) -> LabelService:
+        return cls(LabelStore(path, site=site), pacs, lookup, **kwargs)
+
+    def install(self) -> None:
+        """Serve ``label.save`` and ``label.load`` in every session from now on."""
+        LABEL_HANDLERS[MessageType.LABEL_SAVE] = self.label_save
+        LABEL_HANDLERS[MessageType.LABEL_LOAD] = self.label_load
+
+    async def start(self) -> None:
+        if self._run_worker:
+            self._tasks.append(
+                asyncio.create_task(self.worker.run_forever(), name="label-delivery")
+            )
+        self._tasks.append(asyncio.create_task(self._reporter(), name="label-reports"))
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.store.close()
+
+    def status(self) -> dict[str, Any]:
+        """The heartbeat's ``outbox``: counts only."""
+        return self.worker.outbox.summary(self._clock())
+
+    # -- label.save ----------------------------------------------------------------------------
+
+    async def label_save(self, session: Session, message: Mapping[str, Any]) -> None:
+        seq = _seq(message)
+        self._watch(session)
+        try:
+            revision = await self.save(session.grant, message.get("document"))
+        except LabelInvalidError as exc:
+            await self._send_error(session, exc.code, exc.message, seq, detail=exc.detail)
+            return
+        except LabelConflictError as exc:
+            await self._send_error(
+                session, ErrorCode.LABEL_CONFLICT, f"revision {exc.latest} was saved since", seq
+            )
+            return
+        await session.send_json(
+            {"type": MessageType.LABEL_SAVED, "seq": seq, "revision": revision.revision}
+        )
+        if revision.state is not LabelState.SAVED_AT_SITE:
+            await self._status(session, revision.revision, revision.state, revision.reason)
+
+    async def save(self, grant: Grant, document: object) -> Revision:
+        """Validate, commit, wake the worker; returns the committed revision."""
+        validated = await validate_document(
+            document, grant=grant, lookup=self.lookup, limits=self.limits
+        )
+        revision = await asyncio.to_thread(
+            self.store.save_task_labels,
+            validated,
+            user=grant.user,
+            role=grant.role,
+            project=grant.project,
+            schema=grant.schema,
+            saved_at=self._clock(),
+        )
+        # A revision whose objects are all already stored (or that has none) is settled now.
+        state, reason = await asyncio.to_thread(
+            self.worker.outbox.revision_state, revision.subject, revision.revision
+        )
+        if state is not LabelState.SAVED_AT_SITE:
+            await asyncio.to_thread(
+                self.store.set_state, revision.subject, revision.revision, state, reason
+            )
+            revision = await asyncio.to_thread(
+                self.store.revision, revision.subject, revision.revision
+            )
+        self.worker.wake()
+        self._report.set()
+        return revision
+
+    # -- label.load ----------------------------------------------------------------------------
+
+    async def label_load(self, session: Session, message: Mapping[str, Any]) -> None:
+        seq = _seq(message)
+        self._watch(session)
+        found = await self.load(session.grant)
+        if found is None:
+            await self._send_error(session, ErrorCode.NOT_FOUND, "no labels saved yet", seq)
+            return
+        document, revision = found
+        await session.send_json(
+            {"type": MessageType.LABEL_DOCUMENT, "seq": seq, "document": document,
+             "revision": revision}
+        )  # fmt: skip
+
+    async def load(self, grant: Grant) -> tuple[dict[str, Any], int] | None:
+        found = await asyncio.to_thread(load_from_store, self.store, grant)
+        if found is None:
+            found = await load_from_pacs(self.pacs, self.lookup, grant, site=self.store.site)
+        return found
+
+    # -- status to sessions and central --------------------------------------------------------
+
+    def _watch(self, session: Session) -> None:
+        self._sessions.setdefault(session.grant.task, set()).add(session)
+
+    async def _on_state(
+        self, subject: str, revision: int, state: LabelState, reason: str | None
+    ) -> None:
+        if subject.startswith("task/"):
+            task = int(subject.removeprefix("task/"))
+            sessions = self._sessions.get(task, set())
+            for session in list(sessions):
+                if session.closed:
+                    sessions.discard(session)
+                else:
+                    await self._status(session, revision, state, reason)
+        self._report.set()
+
+    async def _status(
+        self, session: Session, revision: int, state: LabelState, reason: str | None
+    ) -> None:
+        message: dict[str, Any] = {
+            "type": MessageType.LABEL_STATUS,
+            "revision": revision,
+            "state": state.value,
+        }
+        if reason is not None:
+            message["reason"] = reason[:300]
+        await session.send_json(message)
+
+    async def _send_error(
+        self, session: Session, code: ErrorCode, text: str, seq: int | None, *, detail: str = ""
+    ) -> None:
+        reply: dict[str, Any] = {"type": MessageType.ERROR, "code": code, "message": text}
+        if detail:
+            reply["detail"] = detail
+        if seq is not None:
+            reply["seq"] = seq
+        await session.send_json(reply)
+
+    async def report_pending(self) -> int:
+        """Send ``task.labels`` for every task whose latest state central has not heard."""
+        if self.send_control is None:
+            return 0
+        sent = 0
+        for revision in await asyncio.to_thread(self.store.unreported):
+            assert revision.task is not None
+            message = {
+                "type": MessageType.TASK_LABELS,
+                "task": revision.task,
+                "revision": revision.revision,
+                "state": revision.state.value,
+                "count": revision.count,
+                "content_hash": revision.content_hash,
+            }
+            if not await self.send_control(message):
+                break  # the link is down; the next round tries again
+            await asyncio.to_thread(
+                self.store.mark_reported, revision.subject, revision.revision, revision.state
+            )
+            sent += 1
+        return sent
+
+    async def _reporter(self) -> None:
+        while True:
+            self._report.clear()
+            try:
+                await self.report_pending()
+            except Exception:
+                log.exception("reporting label states to central failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._report.wait(), REPORT_INTERVAL)
+
+    # -- the lead's series selections (KOS) ----------------------------------------------------
+
+    async def select_series(
+        self,
+        *,
+        project: str,
+        lead: str,
+        series: Sequence[str],
+        decision: str,
+        text: str,
+        code: Mapping[str, str] | None = None,
+    ) -> Revision:
+        """Record the lead's selection at the site and queue its Key Object Selection document(s).
+
+        ``series`` are series handles; ``code`` is an optional coded reason
+        ``{"value", "scheme", "meaning"}``. One KOS per study (TID 2010 lists one study's
+        instances). Raises ``LabelInvalidError`` for an unknown series or a bad reason.
+        """
+        from imaging.dicom_out import Concept, SelectionReason, WritebackError
+
+        try:
+            SelectionReason(
+                decision,  # type: ignore[arg-type]  # validated by the dataclass
+                text,
+                None if code is None else Concept(code["value"], code["scheme"], code["meaning"]),
+            )
+        except (WritebackError, KeyError) as exc:
+            raise LabelInvalidError(
+                "bad_reason", f"the selection reason is invalid: {exc}"
+            ) from None
+        if not series or len(set(series)) != len(series):
+            raise LabelInvalidError("malformed", "select one or more distinct series")
+        items: list[dict[str, Any]] = []
+        headers: dict[str, Any] = {}
+        try:
+            for handle in series:
+                found = await self.lookup.series_instances(handle)
+                first = await self.lookup.frame(handle, 0)
+                headers[first.sop_uid] = first.header
+                items.append(
+                    {
+                        "handle": handle,
+                        "study_uid": found.study_uid,
+                        "series_uid": found.series_uid,
+                        "study_sop": first.sop_uid,
+                        "instances": [list(i) for i in found.instances],
+                    }
+                )
+        except SourceError as exc:
+            raise LabelInvalidError(exc.detail, exc.message, code=ErrorCode.NOT_FOUND) from None
+        payload = {
+            "series": items,
+            "reason": {"decision": decision, "text": text, "code": dict(code) if code else None},
+            "lead": lead,
+        }
+        studies: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            studies.setdefault(item["study_uid"], []).append(item)
+        planned = [
+            PlannedObject(
+                kind="kos",
+                stream=f"{self.store.site}/selection/{project}/{study_uid}",
+                study_uid=study_uid,
+                group_hash=content_hash([{"payload": payload, "study": study_uid}]),
+                members=tuple(i["handle"] for i in group),
+                epoch=self.store.epoch,
+            )
+            for study_uid, group in sorted(studies.items())
+        ]
+        revision = await asyncio.to_thread(
+            self.store.save_selection,
+            project=project,
+            lead=lead,
+            payload=payload,
+            headers=headers,
+            planned=planned,
+            content_hash=content_hash([payload]),
+            count=sum(len(i["instances"]) for i in items),
+            saved_at=self._clock(),
+        )
+        self.worker.wake()
+        return revision
