@@ -65,6 +65,10 @@ def gateway_link_down(*, site_id: int, link: str) -> None:
 _HEX = frozenset("0123456789abcdef")
 
 
+def _count(value: object, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < 2**31
+
+
 def gateway_task_labels(
     *,
     site_id: int,
@@ -79,20 +83,24 @@ def gateway_task_labels(
     from annotations.models import Task
     from site_gateway.protocol import LabelState
 
-    valid = (
-        isinstance(task_id, int) and not isinstance(task_id, bool)
-        and isinstance(revision, int) and not isinstance(revision, bool) and revision >= 0
-        and isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 10**6
+    if not (
+        _count(task_id, 1) and _count(revision, 0) and _count(count, 0)
         and state in LabelState.__members__.values()
         and isinstance(content_hash, str) and len(content_hash) == 64 and set(content_hash) <= _HEX
-    )  # fmt: skip
-    if not valid or not Task.objects.filter(pk=task_id, site_id=site_id).exists():
+    ):  # fmt: skip
+        return False
+    assert isinstance(task_id, int)
+    if not Task.objects.filter(pk=task_id, site_id=site_id).exists():
         return False
     # A stale report (reports can cross on reconnects) is ignored, not an error.
-    Task.objects.filter(pk=task_id, site_id=site_id, label_revision__lte=revision).update(
+    updated = Task.objects.filter(pk=task_id, site_id=site_id, label_revision__lte=revision).update(
         label_revision=revision,
         label_state=state,
         label_count=count,
         label_content_hash=content_hash,
     )
+    if updated:
+        from annotations.services.progress import project_task_notify
+
+        project_task_notify(Task.objects.get(pk=task_id))
     return True
