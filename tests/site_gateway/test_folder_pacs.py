@@ -59,6 +59,7 @@ async def test_store_writes_a_file_named_by_the_gateway(site: DemoSite) -> None:
     assert dcmread(io.BytesIO(items[0].data)).SOPInstanceUID == ds.SOPInstanceUID
 
 
+@pytest.mark.filterwarnings("ignore:.*VR UI:UserWarning")  # hostile on purpose
 @pytest.mark.parametrize(
     "keyword", ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "SOPClassUID"]
 )

@@ -135,6 +135,7 @@ async def test_store_writes_back_and_is_idempotent(pacs: Pacs) -> None:
     assert dcmread(io.BytesIO(got.data)).PixelData == ds.PixelData
 
 
+@pytest.mark.filterwarnings("ignore:.*VR UI:UserWarning")  # hostile on purpose
 async def test_store_refuses_an_object_with_hostile_uids(pacs: Pacs, tmp_path: Path) -> None:
     ds = _secondary_capture(generate_uid())
     ds.SOPInstanceUID = "../../../../" + str(tmp_path / "escaped")
