@@ -1,0 +1,545 @@
+"""Granted sessions: per-request checks, newest-wins frame scheduling, series info and frames.
+
+One ``Session`` per attached grant, serving its data link. Every inbound message is checked
+against the grant (action, series in scope, expiry) before anything touches the PACS. Frame
+requests are scheduled per (series, plane): only the newest pending request is kept, superseded
+ones are answered ``cancelled``, and a request still waiting for the PACS is cancelled when a
+newer one arrives; one already rendering finishes (it is nearly done, and the viewer paints it).
+Nothing here blocks the event loop: PACS work is awaited in tasks, CPU work runs in the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pydicom
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from imaging import Frame, HandleKind, ImagingError, Window, series_summary
+from site_gateway.grants import Grant, GrantError, ReplayGuard, verify_grant
+from site_gateway.protocol import (
+    BROWSER_TO_GATEWAY,
+    CloseCode,
+    ErrorCode,
+    FrameRequest,
+    MessageType,
+    Plane,
+    ProtocolError,
+    decode,
+    pack_frame,
+    parse_frame_request,
+    require_handle,
+    require_int,
+)
+from site_gateway.render_service import RenderService
+from site_gateway.series_source import RequestError, SeriesSource, SeriesState, request_error
+from site_gateway.site_audit import AuditKind, SiteAudit
+
+log = logging.getLogger("site_gateway.sessions")
+PROGRESS_INTERVAL = 0.25  # seconds between retrieve.progress messages of one series
+
+
+class DataLink(Protocol):
+    """What a session needs of its socket (a websockets ClientConnection in production)."""
+
+    async def send(self, message: str | bytes) -> None: ...
+    async def recv(self) -> str | bytes: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+LabelHandler = Callable[["Session", Mapping[str, Any]], Awaitable[None]]
+
+
+async def label_messages_not_available(session: Session, message: Mapping[str, Any]) -> None:
+    """``label.save``/``label.load`` until write-back plugs in its handler (``LABEL_HANDLERS``)."""
+    await session.send_error(
+        ErrorCode.NOT_ALLOWED, "labels are not served by this gateway yet", message.get("seq")
+    )
+
+
+# The write-back issue replaces these two entries; nothing else in the gateway handles labels.
+LABEL_HANDLERS: dict[str, LabelHandler] = {
+    MessageType.LABEL_SAVE: label_messages_not_available,
+    MessageType.LABEL_LOAD: label_messages_not_available,
+}
+
+
+@dataclass(eq=False)
+class _Slot:
+    """The frame requests of one (series, plane): the one being served and the newest pending."""
+
+    pending: FrameRequest | None = None
+    current: FrameRequest | None = None
+    current_task: asyncio.Task[None] | None = None
+    waiting: bool = False  # the current request waits for the PACS (and may be cancelled)
+    runner: asyncio.Task[None] | None = None
+
+
+@dataclass(eq=False)
+class SessionServices:
+    source: SeriesSource
+    renderer: RenderService
+    audit: SiteAudit
+    clock: Callable[[], float] = time.time
+
+
+@dataclass(eq=False)
+class Session:
+    grant: Grant
+    link: DataLink
+    services: SessionServices
+    _slots: dict[tuple[str, Plane], _Slot] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _watching: set[str] = field(default_factory=set)
+    closed: bool = False
+    frames_served: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.grant.session
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def send_json(self, message: Mapping[str, Any]) -> None:
+        if self.closed:
+            return
+        try:
+            await self.link.send(json.dumps(message, separators=(",", ":")))
+        except Exception:
+            log.debug("session %s: send failed (link closing)", self.id)
+
+    async def send_error(self, code: ErrorCode, message: str, seq: object = None) -> None:
+        reply: dict[str, Any] = {"type": MessageType.ERROR, "code": code, "message": message}
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            reply["seq"] = seq
+        await self.send_json(reply)
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- the receive loop --------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Announce the session and answer messages until the link closes."""
+        await self.send_json(
+            {
+                "type": MessageType.SESSION_READY,
+                "session": self.id,
+                "series": list(self.grant.series),
+                "actions": sorted(self.grant.actions),
+            }
+        )
+        try:
+            while not self.closed:
+                raw = await self.link.recv()
+                await self.dispatch(raw)
+        finally:
+            await self.stop()
+
+    async def dispatch(self, raw: str | bytes) -> None:
+        if self.services.clock() >= self.grant.expires_at:
+            await self.close(CloseCode.EXPIRED, "the session's grant has expired")
+            return
+        if isinstance(raw, bytes):
+            await self.send_error(ErrorCode.BAD_MESSAGE, "the gateway takes text messages only")
+            return
+        try:
+            message = decode(raw)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message)
+            return
+        kind = message["type"]
+        seq = message.get("seq")
+        needed = BROWSER_TO_GATEWAY.get(kind)
+        if needed is None:
+            await self.send_error(ErrorCode.NOT_ALLOWED, f"{kind} is not a request", seq)
+            return
+        if not needed & self.grant.actions:
+            await self.send_error(ErrorCode.NOT_ALLOWED, f"the grant does not allow {kind}", seq)
+            return
+        try:
+            if kind == MessageType.PING:
+                await self.send_json({"type": MessageType.PONG, "seq": seq})
+            elif kind == MessageType.FRAME_REQUEST:
+                await self.frame_request(message)
+            elif kind == MessageType.FRAME_CANCEL:
+                await self.frame_cancel(message)
+            elif kind == MessageType.SERIES_INFO:
+                await self.series_info(message)
+            else:
+                await LABEL_HANDLERS[kind](self, message)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message, seq)
+
+    def _check_scope(self, series: str) -> None:
+        if not self.grant.covers_series(series):
+            raise RequestError(ErrorCode.OUT_OF_SCOPE, "this series is not in the session's grant")
+
+    # -- series.info ---------------------------------------------------------------------------
+
+    async def series_info(self, message: Mapping[str, Any]) -> None:
+        seq = require_int(message, "seq")
+        series = require_handle(message, "series", HandleKind.SERIES)
+        index = message.get("index")
+        hint = index if isinstance(index, int) and not isinstance(index, bool) else None
+        self._spawn(self._series_info(seq, series, hint))
+
+    async def _series_info(self, seq: int | None, series: str, hint: int | None) -> None:
+        try:
+            self._check_scope(series)
+            state = await self.services.source.open(series, hint)
+            info = await self._describe(state, hint)
+        except RequestError as exc:
+            await self.send_error(exc.code, exc.message, seq)
+            return
+        except ImagingError as exc:
+            err = request_error(exc)
+            await self.send_error(err.code, err.message, seq)
+            return
+        await self.send_json({"type": MessageType.SERIES_INFO, "seq": seq, **info})
+        if series not in self._watching:
+            self._watching.add(series)
+            self._spawn(self._watch_retrieval(state))
+
+    async def _describe(self, state: SeriesState, hint: int | None) -> dict[str, Any]:
+        """De-identified sizes and geometry; positions and MPR planes once the series is in."""
+        source, renderer = self.services.source, self.services.renderer
+        index = hint if hint is not None and 0 <= hint < state.total else state.total // 2
+        record_index, frame_index = state.slices[index]
+        path = await source.instance_path(state, record_index)
+        frame = await renderer.frame(state.instance_handles[record_index], path, frame_index)
+        header = await asyncio.to_thread(pydicom.dcmread, path, stop_before_pixels=True, force=True)
+        summary = series_summary(header, frames=state.total)
+        info: dict[str, Any] = {
+            "series": state.handle,
+            "modality": summary["modality"],
+            "rows": frame.rows,
+            "columns": frame.columns,
+            "slices": state.total,
+            "pixel_spacing": summary["pixel_spacing"],
+            "slice_thickness": summary["slice_thickness"],
+            "default_window": summary["default_window"],
+            "windows": [w.to_json() for w in frame.windows],
+            "description": summary["series_description"],
+            "body_part": summary["body_part"],
+            "photometric": summary["photometric"],
+            "complete": state.complete,
+            "spacing": None,
+            "uneven_spacing": None,
+            "positions": None,
+            "planes": [Plane.AXIAL],
+        }
+        paths = source.all_paths(state) if state.complete else None
+        single_frames = all((r.number_of_frames or 1) == 1 for r in state.records)
+        if paths is not None and single_frames and not frame.is_color and state.total > 1:
+            try:
+                geometry = await renderer.geometry(state.handle, paths)
+            except ImagingError:
+                return info  # no consistent geometry (mixed sizes…): axial only
+            rank = {original: sorted_at for sorted_at, original in enumerate(geometry.order)}
+            info["positions"] = [round(geometry.positions[rank[i]], 4) for i in range(state.total)]
+            info["spacing"] = geometry.spacing
+            info["uneven_spacing"] = geometry.uneven_spacing
+            if not (geometry.mixed_orientation or geometry.mixed_size):
+                info["planes"] = [Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL]
+        return info
+
+    async def _watch_retrieval(self, state: SeriesState) -> None:
+        """``retrieve.progress`` while the series arrives; then ``series.info`` with geometry."""
+        retrieval = state.retrieval
+        async for progress in retrieval.updates():
+            await self.send_json(
+                {
+                    "type": MessageType.RETRIEVE_PROGRESS,
+                    "series": state.handle,
+                    "received": progress.received,
+                    "failed": progress.failed,
+                    "total": progress.total,
+                    "done": progress.done,
+                }
+            )
+            if progress.done:
+                break
+            await asyncio.sleep(PROGRESS_INTERVAL)
+        self._watching.discard(state.handle)
+        if state.complete:
+            # Unsolicited (seq null): the geometry that needed every slice.
+            await self._series_info(None, state.handle, None)
+
+    # -- frames --------------------------------------------------------------------------------
+
+    async def frame_request(self, message: Mapping[str, Any]) -> None:
+        request = parse_frame_request(message)
+        try:
+            self._check_scope(request.series)
+        except RequestError as exc:
+            await self.send_error(exc.code, exc.message, request.seq)
+            return
+        slot = self._slots.setdefault((request.series, request.plane), _Slot())
+        superseded = slot.pending
+        slot.pending = request
+        if superseded is not None:
+            await self.send_error(
+                ErrorCode.CANCELLED, "superseded by a newer request", superseded.seq
+            )
+        if slot.waiting and slot.current_task is not None:
+            slot.current_task.cancel()  # still waiting for the PACS: the newer request wins
+        if slot.runner is None or slot.runner.done():
+            slot.runner = self._spawn(self._run_slot(slot))
+
+    async def frame_cancel(self, message: Mapping[str, Any]) -> None:
+        seq = require_int(message, "seq")
+        for slot in self._slots.values():
+            if slot.pending is not None and slot.pending.seq == seq:
+                slot.pending = None
+                await self.send_error(ErrorCode.CANCELLED, "cancelled by the viewer", seq)
+            elif slot.current is not None and slot.current.seq == seq and slot.waiting:
+                assert slot.current_task is not None
+                slot.current_task.cancel()
+
+    async def _run_slot(self, slot: _Slot) -> None:
+        while slot.pending is not None and not self.closed:
+            request, slot.pending = slot.pending, None
+            slot.current, slot.waiting = request, True
+            slot.current_task = asyncio.create_task(self._serve_frame(request, slot))
+            # asyncio.wait does not raise when the inner task is cancelled, so a cancelled
+            # request is told apart from this runner being cancelled (the session closing).
+            await asyncio.wait({slot.current_task})
+            if slot.current_task.cancelled():
+                await self.send_error(
+                    ErrorCode.CANCELLED, "superseded by a newer request", request.seq
+                )
+            slot.current, slot.current_task, slot.waiting = None, None, False
+
+    async def _serve_frame(self, request: FrameRequest, slot: _Slot) -> None:
+        try:
+            frame, instance = await self._frame_for(request)
+            slot.waiting = False
+            rendered = await self.services.renderer.render(
+                frame, quality=request.quality, window=_window(request), size=request.size
+            )
+        except RequestError as exc:
+            log.warning("session %s: %s refused: %s", self.id, describe(request), exc)
+            await self.send_error(exc.code, exc.message, request.seq)
+            return
+        except ImagingError as exc:
+            log.warning("session %s: image error %s on %s", self.id, exc.code, describe(request))
+            await self.send_error(ErrorCode.IMAGE_ERROR, f"cannot render: {exc.code}", request.seq)
+            return
+        header = {
+            "type": "frame",
+            "seq": request.seq,
+            "series": request.series,
+            "index": request.index,
+            "plane": request.plane,
+            "quality": request.quality,
+            "format": rendered.format,
+            "rows": rendered.rows,
+            "columns": rendered.columns,
+            "window": rendered.window.to_json() if rendered.window else None,
+        }
+        if self.closed:
+            return
+        try:
+            await self.link.send(pack_frame(header, rendered.image))
+        except Exception:
+            return
+        self.frames_served += 1
+        self.services.audit.record(
+            AuditKind.FRAME_SERVED,
+            session=self.id,
+            user=self.grant.user,
+            grant=self.grant.nonce,
+            series=request.series,
+            instance=instance,
+            index=request.index,
+            plane=request.plane,
+            quality=request.quality,
+            window=header["window"],
+        )
+
+    async def _frame_for(self, request: FrameRequest) -> tuple[Frame, str | None]:
+        source, renderer = self.services.source, self.services.renderer
+        state = await source.open(request.series, request.index)
+        if request.plane is Plane.AXIAL:
+            if request.index >= state.total:
+                raise RequestError(ErrorCode.NOT_FOUND, f"index {request.index} ≥ {state.total}")
+            record_index, frame_index = state.slices[request.index]
+            path = await source.instance_path(state, record_index)
+            handle = state.instance_handles[record_index]
+            return await renderer.frame(handle, path, frame_index), handle
+        paths = source.all_paths(state) if state.complete else None
+        if paths is None or any((r.number_of_frames or 1) != 1 for r in state.records):
+            raise RequestError(
+                ErrorCode.NOT_FOUND, f"{request.plane} is available once the series is complete"
+            )
+        frames = await asyncio.gather(
+            *(renderer.frame(h, p, 0) for h, p in zip(state.instance_handles, paths, strict=True))
+        )
+        geometry = await renderer.geometry(state.handle, paths)
+        try:
+            frame = await renderer.mpr_frame(
+                state.handle, frames, geometry, request.plane, request.index
+            )
+        except ImagingError as exc:
+            raise RequestError(
+                ErrorCode.NOT_FOUND, f"no such {request.plane} plane ({exc.code})"
+            ) from None
+        return frame, None
+
+    # -- closing -------------------------------------------------------------------------------
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(Exception):
+                await self.link.close(code, reason)
+
+    async def stop(self) -> None:
+        self.closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for slot in self._slots.values():
+            if slot.current_task is not None:
+                slot.current_task.cancel()
+
+
+def _window(request: FrameRequest) -> Window | None:
+    return Window(request.window.center, request.window.width) if request.window else None
+
+
+def describe(request: FrameRequest) -> str:
+    return f"{request.series}[{request.plane} {request.index}]"
+
+
+class AttachRefusedError(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class SessionManager:
+    """Verifies grants, opens data links, runs sessions until they close, revoke or expire."""
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        central_key: Ed25519PublicKey,
+        serves_project: Callable[[str], bool],
+        services: SessionServices,
+        open_data_link: Callable[[str], Awaitable[DataLink]],
+        replay: ReplayGuard | None = None,
+    ) -> None:
+        self._site = site
+        self._central_key = central_key
+        self._serves_project = serves_project
+        self.services = services
+        self._open_data_link = open_data_link
+        self._replay = replay or ReplayGuard()
+        self.sessions: dict[str, Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def check_grant(self, session_id: str, token: object) -> Grant:
+        """Signature, validity, site, single use, then the site's own policy; ``AttachRefusedError``."""
+        try:
+            grant = verify_grant(
+                token,  # type: ignore[arg-type]  # verify_grant checks the type itself
+                central_key=self._central_key,
+                site=self._site,
+                replay=self._replay,
+                now=self.services.clock(),
+            )
+        except GrantError as exc:
+            raise AttachRefusedError(exc.code, exc.message) from None
+        if grant.session != session_id:
+            raise AttachRefusedError(ErrorCode.GRANT_INVALID, "the grant is for another session")
+        if not self._serves_project(grant.project):
+            raise AttachRefusedError(
+                ErrorCode.POLICY_REFUSED, "this site does not serve that project"
+            )
+        return grant
+
+    async def attach(self, session_id: str, token: object) -> Session:
+        try:
+            grant = self.check_grant(session_id, token)
+        except AttachRefusedError as exc:
+            log.warning("session %s refused: %s", session_id[:64], exc.code)
+            await self.services.audit.record_now(
+                AuditKind.SESSION_REFUSED, session=session_id[:64], code=exc.code
+            )
+            raise
+        previous = self.sessions.pop(session_id, None)
+        if previous is not None:  # central re-attached (it restarted): the new link wins
+            await previous.close(CloseCode.REPLACED, "re-attached")
+        link = await self._open_data_link(session_id)
+        session = Session(grant, link, self.services)
+        self.sessions[session_id] = session
+        await self.services.audit.record_now(
+            AuditKind.SESSION_OPENED,
+            session=session_id,
+            user=grant.user,
+            role=grant.role,
+            task=grant.task,
+            project=grant.project,
+            series=list(grant.series),
+            actions=sorted(grant.actions),
+            grant=grant.nonce,
+            expires=grant.expires_at,
+        )
+        task = asyncio.create_task(self._run(session), name=f"session-{session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return session
+
+    async def _run(self, session: Session) -> None:
+        delay = max(session.grant.expires_at - self.services.clock(), 0.0)
+        expiry = asyncio.get_running_loop().call_later(
+            delay,
+            lambda: asyncio.ensure_future(
+                session.close(CloseCode.EXPIRED, "the session's grant has expired")
+            ),
+        )
+        try:
+            await session.serve()
+        except Exception as exc:
+            log.info("session %s ended: %s", session.id, type(exc).__name__)
+        finally:
+            expiry.cancel()
+            if self.sessions.get(session.id) is session:
+                del self.sessions[session.id]
+            self.services.audit.record(
+                AuditKind.SESSION_CLOSED,
+                session=session.id,
+                user=session.grant.user,
+                grant=session.grant.nonce,
+                frames=session.frames_served,
+            )
+
+    async def revoke(self, session_id: str) -> bool:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return False
+        await session.close(CloseCode.FORBIDDEN, "revoked")
+        return True
+
+    async def aclose(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.close(CloseCode.GOING_AWAY, "gateway stopping")
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
