@@ -26,11 +26,19 @@ class FakePacs:
     """A pynetdicom SCP; ``find``/``get`` say what C-FIND and C-GET do: ``hang``, a status, or
     for C-GET a list of datasets to send."""
 
-    def __init__(self, *, find: str | int = 0x0000, get: str | int | list[Dataset] = 0xC000):
+    def __init__(
+        self,
+        *,
+        find: str | int = 0x0000,
+        get: str | int | list[Dataset] = 0xC000,
+        idle_timeout: float | None = None,
+    ):
         self.find, self.get = find, get
         self.release = threading.Event()
         self.port = free_port()
         ae = AE(ae_title=FAKE_AET)
+        if idle_timeout is not None:
+            ae.network_timeout = idle_timeout  # drops idle associations, like many PACSs do
         ae.add_supported_context(Verification)
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)

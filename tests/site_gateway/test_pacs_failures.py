@@ -235,6 +235,15 @@ async def test_stopping_early_aborts_the_retrieval_cleanly(
         assert len(await pacs.find_instances(demo.site.study_uid, demo.site.series_uid)) > 1
 
 
+@pytest.mark.parametrize("fake_pacs", [{"idle_timeout": 0.3}], indirect=True)
+async def test_an_association_the_pacs_dropped_while_idle_is_replaced(fake_pacs: FakePacs) -> None:
+    async with open_pacs(fake_pacs.url) as pacs:
+        await pacs.echo()
+        await asyncio.sleep(1.0)  # the PACS aborts the idle association meanwhile
+        await pacs.echo()
+        assert await pacs.find_series(generate_uid()) == []
+
+
 def test_timeouts_have_sane_defaults() -> None:
     timeouts = DimseTimeouts()
     assert 0 < timeouts.connect <= timeouts.acse <= timeouts.dimse
