@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -173,5 +173,7 @@ def test_custodian_export_holds_only_their_sites_events(
 def test_export_streams_in_bounded_chunks(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(exports, "CHUNK", 3)
     queryset = AuditEvent.objects.all()
-    parts = list(exports.export_stream("csv", queryset, up_to=last_seq(), asynchronous=False))
+    stream = exports.export_stream("csv", queryset, up_to=last_seq(), asynchronous=False)
+    assert isinstance(stream, Iterator)
+    parts = list(stream)
     assert len(parts) == 2 + -(-queryset.count() // 3)  # header, one part per chunk, footer
