@@ -36,6 +36,9 @@ class AuditAction(enum.StrEnum):
     TASK_ASSIGN = "task.assign"
     TASK_STATUS_CHANGE = "task.status_change"
     TASK_DELETE = "task.delete"
+    SELECTION_RECORD = "selection.record"
+    SELECTION_WITHDRAW = "selection.withdraw"
+    USER_TOKEN_ISSUE = "user.token_issue"  # noqa: S105  (an action name, not a secret)
     SESSION_OPEN = "session.open"
     SESSION_RENEW = "session.renew"
     SESSION_CLOSE = "session.close"
@@ -71,6 +74,8 @@ DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     AuditAction.USER_LOGIN: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
     AuditAction.USER_LOGIN_FAILED: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
     AuditAction.USER_LOGOUT: DicomEventCode(_AUTH, "E", ("110123", "DCM", "Logout")),
+    # An API token is a sign-in that outlives the request (the SDK's POST /api/auth/token/).
+    AuditAction.USER_TOKEN_ISSUE: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
     AuditAction.USER_ROLES_CHANGE: DicomEventCode(_ALERT, "U", _ROLES),
     AuditAction.SITE_KEY_REGISTER: DicomEventCode(_ALERT, "U", _NODE_AUTH),
     AuditAction.SITE_PERMISSION_GRANT: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),

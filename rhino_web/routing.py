@@ -12,6 +12,7 @@ from django.urls import re_path
 
 from annotations.consumers.browser import BrowserSessionConsumer
 from annotations.consumers.gateway import GatewayControlConsumer, GatewaySessionConsumer
+from annotations.consumers.project import ProjectProgressConsumer
 
 _UUID = r"(?P<session_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 
@@ -24,6 +25,7 @@ gateway_urlpatterns = [
 
 browser_urlpatterns = [
     re_path(rf"^sessions/{_UUID}/$", BrowserSessionConsumer.as_asgi()),
+    re_path(r"^projects/(?P<project_id>[0-9]{1,18})/$", ProjectProgressConsumer.as_asgi()),
 ]
 
 websocket_application: Any = URLRouter(

@@ -2,9 +2,31 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations.api import projects, sessions, sites, tasks, users
+from annotations.api import auth, lead, projects, sessions, sites, tasks, users
 
 urlpatterns = [
+    path("auth/token/", auth.TokenObtainApi.as_view(), name="api-auth-token"),
+    path("selection-reasons/", lead.SelectionReasonListApi.as_view(), name="api-selection-reasons"),
+    path(
+        "projects/<str:project_id>/selections/",
+        lead.SelectionListCreateApi.as_view(),
+        name="api-project-selections",
+    ),
+    path(
+        "projects/<str:project_id>/selections/<str:selection_id>/",
+        lead.SelectionDetailApi.as_view(),
+        name="api-project-selection",
+    ),
+    path(
+        "projects/<str:project_id>/tasks/bulk/",
+        lead.TaskBulkCreateApi.as_view(),
+        name="api-project-tasks-bulk",
+    ),
+    path(
+        "projects/<str:project_id>/progress/",
+        lead.ProjectProgressApi.as_view(),
+        name="api-project-progress",
+    ),
     path("me/", users.MeApi.as_view(), name="api-me"),
     path("me/preferences/", users.MePreferencesApi.as_view(), name="api-me-preferences"),
     path("users/<str:user_id>/roles/", users.UserRolesApi.as_view(), name="api-user-roles"),

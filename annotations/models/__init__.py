@@ -11,14 +11,23 @@ from annotations.models.permissions import (
     TaskUserObjectPermission,
 )
 from annotations.models.projects import LabelEntry, LabelKind, LabelSchema, Project, Site
+from annotations.models.selections import (
+    SELECTION_REASONS,
+    KosState,
+    SelectionDecision,
+    SelectionReason,
+    SeriesSelection,
+)
 from annotations.models.tasks import CloseReason, SecureAccessSession, Task, TaskStatus
 from annotations.models.users import Role, User
 
 __all__ = [
+    "SELECTION_REASONS",
     "AuditChainHead",
     "AuditEvent",
     "AuditOutcome",
     "CloseReason",
+    "KosState",
     "LabelEntry",
     "LabelKind",
     "LabelSchema",
@@ -27,6 +36,9 @@ __all__ = [
     "ProjectUserObjectPermission",
     "Role",
     "SecureAccessSession",
+    "SelectionDecision",
+    "SelectionReason",
+    "SeriesSelection",
     "Site",
     "SiteGroupObjectPermission",
     "SiteUserObjectPermission",

@@ -12,6 +12,7 @@ from annotations.models.tasks import TASK_TRANSITIONS
 from annotations.selectors import is_admin
 from annotations.services.access import deny, require_perm
 from annotations.services.audit import audit_record
+from annotations.services.progress import project_task_notify
 from imaging.handles import HandleKind, handle_kind
 
 ANNOTATOR_PERMS = ("annotations.annotate_task", "annotations.view_task")
@@ -74,6 +75,7 @@ def task_create(
             actor=actor, action=AuditAction.TASK_CREATE, obj=task, project_id=project.pk,
             site_id=site.pk, detail={"series_handle": series_handle},
         )  # fmt: skip
+        project_task_notify(task)
     return task
 
 
@@ -103,6 +105,7 @@ def task_assign(*, actor: User, task: Task, assignee: User | None) -> Task:
             site_id=task.site_id,
             detail={"from": previous.pk if previous else None, "to": assignee.pk if assignee else None},
         )  # fmt: skip
+        project_task_notify(task)
     return task
 
 
@@ -111,6 +114,11 @@ def task_change_status(*, actor: User, task: Task, status: str, comment: str = "
         raise InvalidTransitionError(
             f"A {task.status} task cannot become {status!r}; "
             f"allowed: {sorted(TASK_TRANSITIONS[task.status]) or 'none (final)'}."
+        )
+    if status == TaskStatus.REJECTED and not comment.strip():
+        raise DomainError(
+            "A rejection needs a comment: the annotator reads it in the viewer.",
+            fields={"comment": ["Required when rejecting."]},
         )
     move = (task.status, status)
     if move in _ANNOTATOR_MOVES:
@@ -145,6 +153,7 @@ def task_change_status(*, actor: User, task: Task, status: str, comment: str = "
             actor=actor, action=AuditAction.TASK_STATUS_CHANGE, obj=task, project_id=task.project_id,
             site_id=task.site_id, detail={"from": previous, "to": status},
         )  # fmt: skip
+        project_task_notify(task)
     return task
 
 
@@ -157,4 +166,5 @@ def task_delete(*, actor: User, task: Task) -> None:
             actor=actor, action=AuditAction.TASK_DELETE, obj=task, project_id=task.project_id,
             site_id=task.site_id,
         )  # fmt: skip
+        project_task_notify(task, deleted=True)
         task.delete()  # its object permissions go with it (direct foreign keys, CASCADE)

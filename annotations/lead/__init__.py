@@ -1,0 +1,1 @@
+"""The project lead's workspace (issue 8): selections, bulk tasks, progress board and review."""

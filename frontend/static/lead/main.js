@@ -1,0 +1,46 @@
+// The lead's project page: wires the board, selections, tasks and review to the API and the socket.
+
+import { apiAll, api } from "./api.js";
+import { renderBoard } from "./board.js";
+import { followProject } from "./live.js";
+import { renderSelections, setUpBulkForm } from "./selections.js";
+import { renderReview, renderTasks } from "./tasks.js";
+
+const root = /** @type {HTMLElement} */ (document.getElementById("lead"));
+const data = JSON.parse(document.getElementById("lead-data")?.textContent ?? "{}");
+const csrf = root.dataset.csrf ?? "";
+const projectId = data.project.id;
+const errorBox = /** @type {HTMLElement} */ (document.getElementById("lead-error"));
+
+/** @param {unknown} error */
+function fail(error) {
+  errorBox.hidden = false;
+  errorBox.textContent = error instanceof Error ? error.message : String(error);
+}
+
+async function refreshBoard() {
+  renderBoard(await api(`/api/projects/${projectId}/progress/`), data.statuses);
+}
+
+async function refreshTasks() {
+  const tasks = await apiAll(`/api/tasks/?project=${projectId}&page_size=200`);
+  renderTasks(tasks, data, csrf, fail, refreshAll);
+  renderReview(tasks.filter((t) => t.status === "submitted"), csrf, fail, refreshAll, data.me.may_manage);
+}
+
+async function refreshSelections() {
+  renderSelections(await apiAll(`/api/projects/${projectId}/selections/?page_size=200`), data.reasons);
+}
+
+function refreshAll() {
+  Promise.all([refreshBoard(), refreshTasks()]).then(() => { root.dataset.loaded = "yes"; }, fail);
+}
+
+setUpBulkForm(data, csrf, refreshAll);
+refreshSelections().catch(fail);
+refreshAll();
+followProject(projectId, refreshAll, (state) => {
+  root.dataset.live = state;
+  const label = document.getElementById("live-state");
+  if (label) label.textContent = state;
+});
