@@ -13,11 +13,9 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydicom import Dataset
-from pynetdicom import AE, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
@@ -29,20 +27,15 @@ from site_gateway.pacs.base import (
     Pacs,
     RetrievalFailure,
     RetrievalItem,
-    RetrievedInstance,
     SeriesRecord,
     StudyQuery,
     StudyRecord,
-    check_instance,
     order_instances,
     require_storable,
     require_uid,
     with_file_meta,
 )
 from site_gateway.pacs.dimse_assoc import (
-    COMPRESSED,
-    STORAGE_CLASSES,
-    UNCOMPRESSED,
     AssociationFactory,
     AssociationPool,
     DimseTimeouts,
@@ -51,6 +44,7 @@ from site_gateway.pacs.dimse_assoc import (
     retrieve_roles,
     store_contexts,
 )
+from site_gateway.pacs.dimse_sink import Done, MoveDestination, SeriesSink
 from site_gateway.pacs.errors import (
     PacsError,
     PacsErrorCode,
@@ -60,9 +54,6 @@ from site_gateway.pacs.errors import (
 )
 
 T = TypeVar("T")
-# PS3.4 B.2.3: "Error: cannot understand" — what we answer for an object we cannot use.
-STATUS_CANNOT_UNDERSTAND = 0xC000
-STATUS_OUT_OF_RESOURCES = 0xA700
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -80,37 +71,6 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-
-
-@dataclass(slots=True)
-class _Done:
-    error: PacsError | None
-
-
-class _SeriesSink:
-    """Receives the objects of one series retrieval (in a pynetdicom thread)."""
-
-    def __init__(self, series_uid: str, deliver: Callable[[RetrievalItem | _Done], None]) -> None:
-        self.series_uid = series_uid
-        self.deliver = deliver
-        self.seen: set[str] = set()
-        self.lock = threading.Lock()
-        self.cancelled = threading.Event()
-
-    def accept(self, data: bytes, announced_uid: str | None) -> int:
-        if self.cancelled.is_set():
-            return 0x0000  # arrived after the C-CANCEL crossed it: accepted and dropped
-        try:
-            sop_uid, _, data = check_instance(data, self.series_uid)
-        except PacsError as exc:
-            self.deliver(RetrievalFailure(exc, announced_uid))
-            return STATUS_CANNOT_UNDERSTAND
-        with self.lock:
-            if sop_uid in self.seen:
-                return 0x0000  # the requested-first instance, sent again with the whole series
-            self.seen.add(sop_uid)
-        self.deliver(RetrievedInstance(sop_uid, data))
-        return 0x0000
 
 
 class DimsePacs(Pacs):
@@ -144,9 +104,12 @@ class DimsePacs(Pacs):
         if retrieve == "move" and move_port is None:
             raise PacsError(PacsErrorCode.BAD_URL, "C-MOVE retrieval needs move_port")
         self._move_aet = move_aet or calling_aet
-        self._move_address = (move_bind, move_port or 0)
-        self._move_server: Any = None
-        self._move_sinks: dict[str, _SeriesSink] = {}
+        self._move = MoveDestination(
+            aet=self._move_aet,
+            address=(move_bind, move_port or 0),
+            pacs_aet=called_aet,
+            timeouts=self.timeouts,
+        )
         self._lock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -315,7 +278,7 @@ class DimsePacs(Pacs):
         return ident
 
     def _retrieve_blocking(
-        self, pooled: PooledAssociation, ident: Dataset, sink: _SeriesSink, what: str
+        self, pooled: PooledAssociation, ident: Dataset, sink: SeriesSink, what: str
     ) -> int:
         """Run one C-GET or C-MOVE to its final status; returns completed sub-operations."""
         pooled.state.last_activity = time.monotonic()
@@ -348,12 +311,12 @@ class DimsePacs(Pacs):
         if first_sop_uid is not None:
             require_uid(first_sop_uid, "instance")
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[RetrievalItem | _Done] = asyncio.Queue()
+        queue: asyncio.Queue[RetrievalItem | Done] = asyncio.Queue()
 
-        def deliver(item: RetrievalItem | _Done) -> None:
+        def deliver(item: RetrievalItem | Done) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        sink = _SeriesSink(series_uid, deliver)
+        sink = SeriesSink(series_uid, deliver)
         in_use: list[PooledAssociation] = []
         what = "C-GET" if self._retrieve == "get" else "C-MOVE"
 
@@ -386,21 +349,21 @@ class DimsePacs(Pacs):
         def run() -> None:
             try:
                 if self._retrieve == "move":
-                    self._register_move_sink(sink)
+                    self._move.register(sink)
                 self._with_association(self._pool, operation)
             except PacsError as exc:
-                sink.deliver(_Done(exc))
+                sink.deliver(Done(exc))
             else:
-                sink.deliver(_Done(None))
+                sink.deliver(Done(None))
             finally:
-                self._move_sinks.pop(series_uid, None)
+                self._move.unregister(series_uid)
 
         worker = asyncio.ensure_future(asyncio.to_thread(run))
         finished = False
         try:
             while True:
                 item = await queue.get()
-                if isinstance(item, _Done):
+                if isinstance(item, Done):
                     finished = True
                     if item.error is not None:
                         raise item.error
@@ -411,7 +374,7 @@ class DimsePacs(Pacs):
                 await self._stop_retrieval(sink, in_use, worker)
 
     async def _stop_retrieval(
-        self, sink: _SeriesSink, in_use: list[PooledAssociation], worker: asyncio.Future[None]
+        self, sink: SeriesSink, in_use: list[PooledAssociation], worker: asyncio.Future[None]
     ) -> None:
         """The caller stopped listening: C-CANCEL (PS3.7 9.3.3.3), and abort if that is ignored."""
         sink.cancelled.set()
@@ -433,41 +396,6 @@ class DimsePacs(Pacs):
             # pynetdicom does not wake a waiting C-GET on abort; the worker thread ends at the
             # DIMSE timeout on its own, holding nothing we need.
             await asyncio.to_thread(pooled.assoc.abort)
-
-    # -- C-MOVE destination --------------------------------------------------------------------
-
-    def _register_move_sink(self, sink: _SeriesSink) -> None:
-        with self._lock:
-            if self._move_server is None:
-                ae = AE(ae_title=self._move_aet)
-                ae.maximum_pdu_size = 0
-                ae.dimse_timeout = self.timeouts.dimse
-                ae.network_timeout = self.timeouts.network
-                # Only the PACS we ask may push objects to us.
-                ae.require_calling_aet = [self._factory.called_aet]
-                for sop_class in STORAGE_CLASSES:
-                    ae.add_supported_context(sop_class, [*UNCOMPRESSED, *COMPRESSED])
-                self._move_server = ae.start_server(
-                    self._move_address,
-                    block=False,
-                    evt_handlers=[(evt.EVT_C_STORE, self._on_move_store)],
-                )
-            if sink.series_uid in self._move_sinks:
-                raise PacsError(
-                    PacsErrorCode.FAILURE_STATUS, "this series is already being moved here"
-                )
-            self._move_sinks[sink.series_uid] = sink
-
-    def _on_move_store(self, event: Any) -> int:
-        data = event.encoded_dataset(include_meta=True)
-        try:
-            _, ds, data = check_instance(data)
-        except PacsError:
-            return STATUS_CANNOT_UNDERSTAND
-        sink = self._move_sinks.get(str(ds.get("SeriesInstanceUID", "")))
-        if sink is None:
-            return STATUS_OUT_OF_RESOURCES  # nobody asked for this object: refuse it
-        return sink.accept(data, str(ds.SOPInstanceUID))
 
     # -- write-back ----------------------------------------------------------------------------
 
@@ -498,7 +426,6 @@ class DimsePacs(Pacs):
             self._pool.close()
             for pool in self._store_pools.values():
                 pool.close()
-            if self._move_server is not None:
-                self._move_server.shutdown()
+            self._move.close()
 
         await asyncio.to_thread(close)
