@@ -194,7 +194,9 @@ class Session:
         hint = index if isinstance(index, int) and not isinstance(index, bool) else None
         self._spawn(self._series_info(seq, series, hint))
 
-    async def _series_info(self, seq: int | None, series: str, hint: int | None) -> None:
+    async def _series_info(
+        self, seq: int | None, series: str, hint: int | None, *, watch: bool = True
+    ) -> None:
         try:
             self._check_scope(series)
             state = await self.services.source.open(series, hint)
@@ -207,7 +209,7 @@ class Session:
             await self.send_error(err.code, err.message, seq)
             return
         await self.send_json({"type": MessageType.SERIES_INFO, "seq": seq, **info})
-        if series not in self._watching:
+        if watch and series not in self._watching:
             self._watching.add(series)
             self._spawn(self._watch_retrieval(state))
 
@@ -241,7 +243,7 @@ class Session:
         }
         paths = source.all_paths(state) if state.complete else None
         single_frames = all((r.number_of_frames or 1) == 1 for r in state.records)
-        if paths is not None and single_frames and not frame.is_color and state.total > 1:
+        if paths is not None and single_frames and not frame.is_color and state.total > 2:
             try:
                 geometry = await renderer.geometry(state.handle, paths)
             except ImagingError:
@@ -250,7 +252,7 @@ class Session:
             info["positions"] = [round(geometry.positions[rank[i]], 4) for i in range(state.total)]
             info["spacing"] = geometry.spacing
             info["uneven_spacing"] = geometry.uneven_spacing
-            if not (geometry.mixed_orientation or geometry.mixed_size):
+            if geometry.spacing > 0 and not (geometry.mixed_orientation or geometry.mixed_size):
                 info["planes"] = [Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL]
         return info
 
@@ -274,7 +276,7 @@ class Session:
         self._watching.discard(state.handle)
         if state.complete:
             # Unsolicited (seq null): the geometry that needed every slice.
-            await self._series_info(None, state.handle, None)
+            await self._series_info(None, state.handle, None, watch=False)
 
     # -- frames --------------------------------------------------------------------------------
 

@@ -32,6 +32,10 @@ SITE = "st-elsewhere"
 PROJECT = "lung-nodules"
 
 
+def _seq_of(message: Any) -> object:
+    return (message[0] if isinstance(message, tuple) else message).get("seq")
+
+
 class DataLinkClient:
     """Central's end of one session's data link, with helpers to speak as the browser."""
 
@@ -39,6 +43,7 @@ class DataLinkClient:
         self.ws = ws
         self.seq = 0
         self.texts: list[dict[str, Any]] = []
+        self.unclaimed: list[Any] = []
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
@@ -55,14 +60,17 @@ class DataLinkClient:
 
     async def reply_to(self, seq: int, timeout: float = 20.0) -> Any:
         """The answer to request ``seq`` (skipping progress and other replies)."""
+        for message in self.unclaimed:
+            if _seq_of(message) == seq:
+                self.unclaimed.remove(message)
+                return message
         deadline = time.monotonic() + timeout
         while True:
             message = await self.next(max(deadline - time.monotonic(), 0.01))
-            if isinstance(message, tuple):
-                if message[0].get("seq") == seq:
-                    return message
-            elif message.get("seq") == seq:
+            if _seq_of(message) == seq:
                 return message
+            if _seq_of(message) is not None:
+                self.unclaimed.append(message)  # another request's answer: keep it for later
 
     async def request_frame(self, series: str, index: int, **fields: Any) -> Any:
         self.seq += 1
