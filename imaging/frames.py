@@ -231,7 +231,7 @@ def _grey_frame(
     dtype: type[np.unsignedinteger] = (
         np.uint8 if span < 1 << 8 else np.uint16 if span < 1 << 16 else np.uint32
     )
-    shifted = (arr.astype(np.int64) - lo).astype(dtype) if lo != 0 or arr.dtype != dtype else arr
+    shifted = _shift(arr, lo, dtype)
     return Frame(
         rows=int(arr.shape[0]),
         columns=int(arr.shape[1]),
@@ -250,3 +250,20 @@ def _grey_frame(
         slice_thickness=attrs.slice_thickness,
         overlays=overlays,
     )
+
+
+def _shift(arr: np.ndarray, lo: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
+    """``arr − lo`` as ``dtype``; one pass, no wide temporary, for same-width integers.
+
+    The result lies in 0 … span < 2**bits, so unsigned arithmetic modulo 2**bits (reinterpreting
+    signed storage) gives it exactly.
+    """
+    if lo == 0 and arr.dtype == dtype:
+        return arr
+    if arr.dtype.isnative and arr.dtype.itemsize == np.dtype(dtype).itemsize:
+        # (A big endian array from a big endian file must not be reinterpreted like this.)
+        unsigned: np.ndarray = arr.view(dtype)
+        shifted: np.ndarray = unsigned - dtype(lo % (1 << (8 * unsigned.itemsize)))
+        return shifted
+    wide: np.ndarray = (arr.astype(np.int64) - lo).astype(dtype)
+    return wide

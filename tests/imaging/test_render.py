@@ -27,7 +27,7 @@ from imaging import (
     read_dataset,
     render,
 )
-from imaging.frames import Frame
+from imaging.frames import Frame, _shift
 from imaging.native import native_grey_frame
 from imaging.voi import Lut, ModalityTransform
 from tests.imaging.builders import TEST_FILES, ct_dataset, to_bytes
@@ -319,3 +319,18 @@ def test_effective_window_reports_what_render_applies() -> None:
     assert effective_window(ramp_frame(windows=(Window(5, 6),))) == Window(5, 6)
     voi = Lut(first_mapped=0, bits=8, data=np.zeros(4096, dtype=np.int64))
     assert effective_window(ramp_frame(voi_luts=(voi,))) is None
+
+
+@pytest.mark.parametrize(
+    ("dtype", "lo", "hi"),
+    [("<i2", -2000, 3000), ("<i2", -32768, 32767), (">i2", -2000, 3000), ("<u2", 100, 4000),
+     ("i1", -128, 127), ("u1", 3, 200), ("<i4", -5, 70000), (">u2", 0, 65535)],
+)  # fmt: skip
+def test_frame_storage_shift_is_exact(dtype: str, lo: int, hi: int) -> None:
+    arr = np.random.default_rng(1).integers(lo, hi + 1, size=(16, 16)).astype(dtype)
+    arr[0, 0], arr[0, 1] = lo, hi
+    span = hi - lo
+    target = np.uint8 if span < 1 << 8 else np.uint16 if span < 1 << 16 else np.uint32
+    shifted = _shift(arr, lo, target)
+    assert shifted.dtype == target
+    np.testing.assert_array_equal(shifted.astype(np.int64), arr.astype(np.int64) - lo)
