@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from imaging import HandleKey, deidentify, keyed_uid_map, read_dataset, series_summary
+from imaging import HandleKey, ImagingError, deidentify, keyed_uid_map, read_dataset, series_summary
 from imaging.deid import clean_text
 from imaging.deid_table import ACTIONS, Action
 from tests.imaging.builders import TEST_FILES, ct_dataset
@@ -129,9 +129,18 @@ def test_clean_text_strips_known_values_dates_and_numbers() -> None:
     assert cleaned == "Knee MRN"
 
 
-@pytest.mark.parametrize(
-    "name", ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "nested_priv_SQ.dcm"]
-)
+def _readable_shipped_files() -> list[str]:
+    names = []
+    for path in sorted(TEST_FILES.iterdir()):
+        try:
+            read_dataset(path)
+        except ImagingError:
+            continue
+        names.append(path.name)
+    return names
+
+
+@pytest.mark.parametrize("name", _readable_shipped_files())
 def test_shipped_files_deidentify(name: str) -> None:
     ds = read_dataset(TEST_FILES / name)
     names = {str(ds.get("PatientName", "")), str(ds.get("PatientID", ""))} - {""}
@@ -139,6 +148,8 @@ def test_shipped_files_deidentify(name: str) -> None:
     text = "\n".join(_all_strings(out))
     for value in names:
         assert value not in text
+    assert not any(elem.tag.is_private for elem in out.iterall())
+    json.dumps(series_summary(ds))
 
 
 def test_series_summary_is_deidentified_and_json_safe() -> None:
