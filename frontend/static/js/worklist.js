@@ -1,6 +1,19 @@
 // "My tasks": rows built with textContent only (no server string is ever parsed as HTML).
+// Each row opens its task in the viewer; "n" (or Enter on the page) opens the next open task.
 
 /** @typedef {{id:number, project_name:string, site_name:string, status:string, due_date:?string, label_count:number}} TaskRow */
+
+const OPEN = ["pending", "in_progress", "rejected"];
+
+/** @param {number} id */
+const viewerUrl = (id) => `/tasks/${id}/view/`;
+
+/** @param {TaskRow[]} tasks @returns {?TaskRow} the open task due first (undated last) */
+export function nextTask(tasks) {
+  const open = tasks.filter((t) => OPEN.includes(t.status));
+  open.sort((a, b) => (a.due_date ?? "9999").localeCompare(b.due_date ?? "9999") || a.id - b.id);
+  return open[0] ?? null;
+}
 
 /** @param {TaskRow[]} tasks @param {HTMLElement} body */
 export function renderWorklist(tasks, body) {
@@ -8,18 +21,28 @@ export function renderWorklist(tasks, body) {
     ...tasks.map((task) => {
       const row = document.createElement("tr");
       row.dataset.taskId = String(task.id);
-      for (const text of [
-        `#${task.id}`,
+      const texts = [
         task.project_name,
         task.site_name,
         task.status.replace("_", " "),
         task.due_date ?? "—",
         String(task.label_count),
-      ]) {
+      ];
+      const first = document.createElement("td");
+      const link = document.createElement("a");
+      link.href = viewerUrl(task.id);
+      link.textContent = `#${task.id}`;
+      link.setAttribute("aria-label", `Open task ${task.id} in the viewer`);
+      first.append(link);
+      row.append(first);
+      for (const text of texts) {
         const cell = document.createElement("td");
         cell.textContent = text;
         row.append(cell);
       }
+      row.addEventListener("click", (e) => {
+        if (!(/** @type {HTMLElement} */ (e.target).closest("a"))) location.assign(viewerUrl(task.id));
+      });
       return row;
     }),
   );
@@ -32,4 +55,20 @@ if (data && body) {
   renderWorklist(tasks, body);
   const empty = document.getElementById("no-tasks");
   if (empty) empty.hidden = tasks.length > 0;
+  const next = nextTask(tasks);
+  const button = /** @type {?HTMLButtonElement} */ (document.getElementById("open-next"));
+  if (button) {
+    button.disabled = next === null;
+    button.addEventListener("click", () => {
+      if (next) location.assign(viewerUrl(next.id));
+    });
+  }
+  window.addEventListener("keydown", (e) => {
+    const target = e.target instanceof Element ? e.target : document.body;
+    if (e.ctrlKey || e.altKey || e.metaKey || target.closest("input, textarea, select, button, a")) return;
+    if ((e.key === "n" || e.key === "Enter") && next) {
+      e.preventDefault();
+      location.assign(viewerUrl(next.id));
+    }
+  });
 }

@@ -140,7 +140,8 @@ export class FrameScheduler {
     const downgrade = current && this.paintedKey.endsWith("lossless") &&
       header.quality === Quality.PREVIEW && this.paintedKey.startsWith(`${plane}|${index}|`) &&
       key.split("|")[2] === this.paintedKey.split("|")[2];
-    if (stale || downgrade || (!current && this.inFlight.size > 0)) {
+    // While scrolling, a newer frame of a slice on the way is still progress: paint it.
+    if (stale || downgrade || (header.plane ?? Plane.AXIAL) !== plane) {
       this.connection.ack(seq);
     } else {
       this.newestPaintedSeq = seq;

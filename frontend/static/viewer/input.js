@@ -49,9 +49,9 @@ export function bindPointer({ viewport, tools, scroll, windowing }) {
       viewport.zoomBy(Math.exp(-e.deltaY / 300), [e.clientX, e.clientY]);
       return;
     }
-    // Mouse wheels send ±100 per notch, trackpads many small deltas: one slice per 50 units.
+    // Mouse wheels send ±100 per notch, trackpads many small deltas: one slice per 100 units.
     wheelRest += e.deltaMode === 1 ? e.deltaY * 33 : e.deltaY;
-    const steps = Math.trunc(wheelRest / 50) || (Math.abs(e.deltaY) >= 50 ? Math.sign(e.deltaY) : 0);
+    const steps = Math.trunc(wheelRest / 100) || (Math.abs(e.deltaY) >= 50 ? Math.sign(e.deltaY) : 0);
     if (steps) {
       wheelRest = 0;
       scroll(steps);

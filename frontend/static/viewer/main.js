@@ -264,7 +264,7 @@ cineRate.addEventListener("change", () => cine.setRate(Number(cineRate.value)));
 bindPointer({ viewport, tools, windowing, scroll: (delta) => setSlice(view.index + delta, true) });
 
 window.addEventListener("keydown", (e) => {
-  const target = /** @type {HTMLElement} */ (e.target);
+  const target = e.target instanceof Element ? e.target : document.body;
   if (target.closest("input, textarea, select, dialog[open]")) return;
   if (tools.key(e)) {
     e.preventDefault();
