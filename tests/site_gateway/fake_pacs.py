@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
 from collections.abc import Iterator
@@ -108,3 +109,41 @@ class SilentServer:
         self.sock.close()
         for client in self.clients:
             client.close()
+
+
+class MultipartServer:
+    """A DICOMweb origin server that answers every WADO-RS request with the given parts."""
+
+    BOUNDARY = "rhino-test-boundary"
+
+    def __init__(self, parts: list[bytes]) -> None:
+        body = b"".join(
+            b"--" + self.BOUNDARY.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n"
+            + part + b"\r\n"
+            for part in parts
+        ) + b"--" + self.BOUNDARY.encode() + b"--\r\n"  # fmt: skip
+        content_type = f'multipart/related; type="application/dicom"; boundary={self.BOUNDARY}'
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"dicomweb+http://127.0.0.1:{self.port}/dicom-web"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

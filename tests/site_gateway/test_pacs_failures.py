@@ -23,7 +23,7 @@ from site_gateway.pacs import (
 )
 from site_gateway.pacs.dimse_assoc import DimseTimeouts
 from tests.site_gateway.conftest import MOVE_AET, SCU_AET, DemoData
-from tests.site_gateway.fake_pacs import FakePacs, SilentServer
+from tests.site_gateway.fake_pacs import FakePacs, MultipartServer, SilentServer
 from tests.site_gateway.orthanc import OrthancServer, free_port
 
 
@@ -188,6 +188,25 @@ async def test_a_malformed_object_is_reported_and_retrieval_goes_on(
     assert [(f.sop_uid, f.error.code) for f in failures] == [
         (broken.SOPInstanceUID, PacsErrorCode.MALFORMED_OBJECT)
     ]
+
+
+async def test_a_malformed_part_from_dicomweb_is_reported_and_retrieval_goes_on(
+    demo: DemoData,
+) -> None:
+    paths = sorted(demo.site.folder.glob("ct/*.dcm"))[:3]
+    good_a, good_b = dcmread(paths[0]), dcmread(paths[2])
+    truncated = paths[1].read_bytes()[:2000]
+    server = MultipartServer([paths[0].read_bytes(), truncated, b"junk", paths[2].read_bytes()])
+    try:
+        async with open_pacs(server.url) as pacs:
+            stream = pacs.retrieve_series(demo.site.study_uid, demo.site.series_uid)
+            items = [i async for i in stream]
+    finally:
+        server.stop()
+    received = [i.sop_uid for i in items if isinstance(i, RetrievedInstance)]
+    failures = [i.error.code for i in items if isinstance(i, RetrievalFailure)]
+    assert received == [good_a.SOPInstanceUID, good_b.SOPInstanceUID]
+    assert failures == [PacsErrorCode.MALFORMED_OBJECT] * 2
 
 
 async def test_c_move_to_our_own_storage_scp_retrieves_requested_first(
