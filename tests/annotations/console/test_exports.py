@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from annotations.audit_actions import AuditAction
@@ -177,3 +178,22 @@ def test_export_streams_in_bounded_chunks(world: World, monkeypatch: pytest.Monk
     assert isinstance(stream, Iterator)
     parts = list(stream)
     assert len(parts) == 2 + -(-queryset.count() // 3)  # header, one part per chunk, footer
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_export_streams_asynchronously_under_asgi(world: World) -> None:
+    """Under ASGI (daphne) the export is an async iterator: Django would buffer a sync one whole."""
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    client = AsyncClient(HTTP_HOST="localhost")
+    await client.aforce_login(world.auditor)
+    response = await client.get("/console/audit/export.xml", {"project": str(world.project.pk)})
+    assert isinstance(response, StreamingHttpResponse) and response.status_code == 200
+    assert response.is_async
+    parts = [part async for part in response]
+    root = etree.fromstring(b"".join(parts))
+    expected = await sync_to_async(
+        lambda: AuditEvent.objects.filter(project_id=world.project.pk).count()
+    )()
+    assert len(root.findall("AuditMessage")) == expected
