@@ -29,7 +29,7 @@ from tests.site_gateway.labels.helpers import (
 def _counts(tmp_path: Path) -> tuple[int, int, int]:
     db = sqlite3.connect(tmp_path / "labels.sqlite")
     try:
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
             for table in ("revisions", "outbox", "sources")
         )

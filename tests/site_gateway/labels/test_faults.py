@@ -106,10 +106,18 @@ async def test_200_labels_saved_while_the_pacs_is_down_are_all_stored_once_it_is
         summary = service.status()
         assert summary["pending"] == 200
         assert summary["stored"] == summary["dead"] == 0
+        drained = asyncio.Event()
+        report = service.worker.on_state
+
+        async def watch(subject: str, revision: int, state: LabelState, reason: str | None) -> None:
+            if report is not None:
+                await report(subject, revision, state, reason)
+            if service.status()["pending"] == 0:
+                drained.set()
+
+        service.worker.on_state = watch
         _restart(server, binary)
-        deadline = time.monotonic() + 120
-        while service.status()["pending"] and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        await asyncio.wait_for(drained.wait(), 120)
         assert service.status() | {"oldest_pending_seconds": None} == {
             "pending": 0, "stored": 200, "dead": 0, "oldest_pending_seconds": None,
         }  # fmt: skip

@@ -45,6 +45,7 @@ def scp() -> Iterator[StatusScp]:
         block=False,
         evt_handlers=[(evt.EVT_C_STORE, state.handle_store)],
     )
+    assert server is not None
     try:
         yield state
     finally:
