@@ -10,13 +10,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydicom import Dataset
 
 from imaging import HandleKey, HandleKind, ImagingError
 from site_gateway.cache import DiskCache
 from site_gateway.handle_map import HandleError, HandleMap
-from site_gateway.pacs import InstanceRecord, Pacs, PacsError, PacsErrorCode
+from site_gateway.pacs import (
+    InstanceRecord,
+    Pacs,
+    PacsError,
+    PacsErrorCode,
+    RetrievalItem,
+    SeriesRecord,
+    StudyQuery,
+    StudyRecord,
+)
 from site_gateway.protocol import ErrorCode
 from site_gateway.retrieval import Retriever, SeriesRetrieval, instance_cache_key
 
@@ -24,6 +36,48 @@ from site_gateway.retrieval import Retriever, SeriesRetrieval, instance_cache_ke
 # not be hammered by a viewer scrolling through failed slices).
 RETRY_AFTER_SECONDS = 5.0
 MAX_SERIES_STATES = 256
+
+
+class FindOnce(Pacs):
+    """The PACS, except that a series' instance list just found is not asked for again.
+
+    ``SeriesSource`` needs the list to pick the requested slice before it starts the retrieval,
+    and the ``Retriever`` then finds it again; a PACS may take long over that (Orthanc 1.10
+    answers a 300-instance C-FIND in ~0.7 s), so the second ask is served from the first answer.
+    """
+
+    def __init__(self, pacs: Pacs) -> None:
+        self.inner = pacs
+        self._found: dict[tuple[str, str], list[InstanceRecord]] = {}
+
+    def hand_over(self, study_uid: str, series_uid: str, records: list[InstanceRecord]) -> None:
+        self._found[(study_uid, series_uid)] = records
+
+    async def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceRecord]:
+        found = self._found.pop((study_uid, series_uid), None)
+        if found is not None:
+            return found
+        return await self.inner.find_instances(study_uid, series_uid)
+
+    async def echo(self) -> None:
+        await self.inner.echo()
+
+    async def find_studies(self, query: StudyQuery | None = None) -> list[StudyRecord]:
+        return await self.inner.find_studies(query)
+
+    async def find_series(self, study_uid: str) -> list[SeriesRecord]:
+        return await self.inner.find_series(study_uid)
+
+    def retrieve_series(
+        self, study_uid: str, series_uid: str, *, first_sop_uid: str | None = None
+    ) -> AsyncGenerator[RetrievalItem, None]:
+        return self.inner.retrieve_series(study_uid, series_uid, first_sop_uid=first_sop_uid)
+
+    async def store(self, dataset: Dataset) -> None:
+        await self.inner.store(dataset)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class RequestError(Exception):
@@ -77,7 +131,7 @@ class SeriesSource:
     def __init__(
         self,
         *,
-        pacs: Pacs,
+        pacs: FindOnce,
         retriever: Retriever,
         handles: HandleMap,
         handle_key: HandleKey,
@@ -128,6 +182,7 @@ class SeriesSource:
         first = None
         if first_index is not None and 0 <= first_index < len(slices):
             first = records[slices[first_index][0]].sop_uid
+        self._pacs.hand_over(study_uid, entry.uid, records)
         retrieval = self._retriever.retrieve(study_uid, entry.uid, first_sop_uid=first)
         return SeriesState(
             handle=handle,

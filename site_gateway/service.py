@@ -24,7 +24,7 @@ from site_gateway.link import ControlLink, LinkIdentity, authenticate, open_data
 from site_gateway.pacs import Pacs, PacsError, open_pacs
 from site_gateway.render_service import RenderService, new_memory_cache
 from site_gateway.retrieval import Retriever
-from site_gateway.series_source import SeriesSource
+from site_gateway.series_source import FindOnce, SeriesSource
 from site_gateway.sessions import DataLink, SessionManager, SessionServices
 from site_gateway.site_audit import SiteAudit
 
@@ -72,11 +72,12 @@ class Gateway:
         handles = HandleMap(config.handles_path, handle_key)
         disk = DiskCache(config.cache_dir, config.cache_disk_bytes)
         memory = new_memory_cache(config.cache_memory_bytes)
-        retriever = Retriever(pacs, disk)
+        shared = FindOnce(pacs)
+        retriever = Retriever(shared, disk)
         renderer = RenderService(workers=config.workers, memory=memory)
         audit = SiteAudit(config.audit_path, keys.audit_key)
         source = SeriesSource(
-            pacs=pacs, retriever=retriever, handles=handles, handle_key=handle_key, disk=disk
+            pacs=shared, retriever=retriever, handles=handles, handle_key=handle_key, disk=disk
         )
         identity = LinkIdentity(config.site, keys.gateway, keys.central)
 
