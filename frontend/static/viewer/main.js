@@ -291,7 +291,7 @@ window.addEventListener("keyup", (e) => {
 });
 window.addEventListener("pagehide", () => connection.close());
 
-exposeMetrics({ bus, store, saver, view });
+exposeMetrics({ bus, store, saver, view, sliceCount });
 run("select");
 connection.open().catch((error) => {
   $("connection-state").textContent = `Could not open a session: ${error.message}`;

@@ -3,9 +3,10 @@
 
 /**
  * @param {{bus: import("./bus.js").Bus, store: import("./annotations.js").AnnotationStore,
- *   saver: import("./save.js").Saver, view: {index:number, plane:string}}} options
+ *   saver: import("./save.js").Saver, view: {index:number, plane:string},
+ *   sliceCount: () => number}} options
  */
-export function exposeMetrics({ bus, store, saver, view }) {
+export function exposeMetrics({ bus, store, saver, view, sliceCount }) {
   /** @type {Array<{index:number, plane:string, quality:string, at:number}>} */
   const painted = [];
   bus.on("painted", (p) => {
@@ -14,6 +15,9 @@ export function exposeMetrics({ bus, store, saver, view }) {
   });
   const metrics = Object.freeze({
     painted,
+    get seriesSlices() {
+      return sliceCount();
+    },
     get slice() {
       return { ...view };
     },
