@@ -10,6 +10,7 @@ import pytest
 
 from annotations.models import Project, Site
 from tests.annotations.conftest import SCHEMA_ENTRIES, World, series_handle
+from tests.annotations.lead.conftest import bare_selection, study_handle
 
 ROLES = [
     "admin",
@@ -59,6 +60,7 @@ PROJECT_VIEWERS = {
     "other_annotator": 200,
 }
 FORBIDDEN_TO_VIEWERS = {"auditor": 403, "annotator": 403, "other_annotator": 403}
+LEAD_READERS = {"admin": 200, "auditor": 200, "lead": 200, "annotator": 403, "other_annotator": 403}
 
 CASES = [
     Case("me", "get", lambda w: "/api/me/", EVERYONE_200),
@@ -115,6 +117,24 @@ CASES = [
          {"annotator": 200, "admin": 403, "lead": 403, "auditor": 403}, body=lambda w: {"status": "in_progress"}),
     Case("task delete", "delete", lambda w: f"/api/tasks/{w.task.pk}/",
          {"admin": 204, "lead": 204, "auditor": 403, "annotator": 403}),
+    Case("selection reasons", "get", lambda w: "/api/selection-reasons/", EVERYONE_200),
+    Case("selection list", "get", lambda w: f"/api/projects/{w.project.pk}/selections/", LEAD_READERS),
+    Case("selection record", "post", lambda w: f"/api/projects/{w.project.pk}/selections/",
+         {"admin": 201, "lead": 201, **FORBIDDEN_TO_VIEWERS},
+         body=lambda w: {"site": w.site.pk, "study_handle": study_handle(), "series_handle": series_handle(),
+                         "decision": "include", "reason": "for_annotation"}),
+    Case("selection detail", "get",
+         lambda w: f"/api/projects/{w.project.pk}/selections/{bare_selection(w).pk}/", LEAD_READERS),
+    Case("selection withdraw", "delete",
+         lambda w: f"/api/projects/{w.project.pk}/selections/{bare_selection(w).pk}/",
+         {"admin": 204, "lead": 204, **FORBIDDEN_TO_VIEWERS}),
+    Case("tasks bulk", "post", lambda w: f"/api/projects/{bare_selection(w).project_id}/tasks/bulk/",
+         {"admin": 201, "lead": 201, **FORBIDDEN_TO_VIEWERS},
+         body=lambda w: {"readers": [w.annotator.pk], "label_schema": w.schema.pk}),
+    Case("progress", "get", lambda w: f"/api/projects/{w.project.pk}/progress/", LEAD_READERS),
+    Case("auth token (wrong password)", "post", lambda w: "/api/auth/token/",
+         dict.fromkeys(ROLES[:-1], 400), body=lambda w: {"username": "lead", "password": "wrong"},
+         anonymous=400),
     Case("user roles", "put", lambda w: f"/api/users/{w.outsider.pk}/roles/", {"admin": 200},
          body=lambda w: {"roles": ["annotator"]}, default=403),
 ]  # fmt: skip
