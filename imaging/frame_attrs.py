@@ -29,6 +29,10 @@ class FrameAttributes:
     slice_thickness: float | None
 
 
+_PER_FRAME = 0x52009230  # Per-Frame Functional Groups Sequence
+_SHARED = 0x52009229  # Shared Functional Groups Sequence
+
+
 def _items(ds: Dataset, keyword: str) -> list[Dataset]:
     value = get_value(ds, keyword)
     try:
@@ -39,6 +43,9 @@ def _items(ds: Dataset, keyword: str) -> list[Dataset]:
 
 def _sources(ds: Dataset, index: int, macro: str) -> Iterator[Dataset]:
     """Where ``macro`` may live for frame ``index``: per-frame, shared, then the top level."""
+    if _PER_FRAME not in ds and _SHARED not in ds:
+        yield ds  # a classic object: skip the sequence look-ups (the cold path's hot spot)
+        return
     per_frame = _items(ds, "PerFrameFunctionalGroupsSequence")
     if index < len(per_frame):
         yield from _items(per_frame[index], macro)[:1]
