@@ -36,7 +36,7 @@ class ConsoleFilterError(DomainError):
     code = ErrorCode.INVALID
 
 
-def _parse_utc(value: str, field: str) -> dt.datetime:
+def _parse_utc(value: str) -> dt.datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -44,7 +44,7 @@ def _parse_utc(value: str, field: str) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise forms.ValidationError(
-            f"{field}: not an ISO 8601 date-time; use e.g. 2026-01-31T14:00:00Z (UTC).",
+            "Not an ISO 8601 date-time; use e.g. 2026-01-31T14:00:00Z (UTC).",
             code="invalid",
         ) from None
     if parsed.tzinfo is None:  # the form says UTC, and so does every time on the page
@@ -81,11 +81,11 @@ class AuditFilterForm(forms.Form):
 
     def clean_since(self) -> dt.datetime | None:
         value = self.cleaned_data["since"]
-        return _parse_utc(value, "since") if value else None
+        return _parse_utc(value) if value else None
 
     def clean_until(self) -> dt.datetime | None:
         value = self.cleaned_data["until"]
-        return _parse_utc(value, "until") if value else None
+        return _parse_utc(value) if value else None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -31,7 +31,11 @@ from django.views.decorators.http import require_GET, require_POST
 from annotations.api.errors import error_body
 from annotations.audit_actions import AuditAction
 from annotations.console.access import ConsoleAccess, console_access
-from annotations.console.chain import chain_status_for_page, chain_status_verify_full
+from annotations.console.chain import (
+    ChainStatus,
+    chain_status_for_page,
+    chain_status_verify_full,
+)
 from annotations.console.exports import export_stream
 from annotations.console.filters import AUDIT_VIEWS, AuditView, audit_event_filter, audit_page
 from annotations.console.forms import (
@@ -103,6 +107,16 @@ def _nav(request: HttpRequest, access: ConsoleAccess, current: str) -> list[dict
     ]
 
 
+def _chain_json(chain: ChainStatus | None) -> dict[str, Any] | None:
+    if chain is None:
+        return None
+    data = chain.as_json()
+    stamp = "%Y-%m-%d %H:%M:%S UTC"  # settings.TIME_ZONE is UTC, as is every time on the page
+    data["checked_at_text"] = chain.checked_at.strftime(stamp)
+    data["full_walk_at_text"] = chain.full_walk_at.strftime(stamp) if chain.full_walk_at else ""
+    return data
+
+
 def _record_refused(
     request: HttpRequest, action: str, view: AuditView, exc: ConsoleFilterError
 ) -> None:
@@ -165,7 +179,7 @@ def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit
             "newest_url": f"?{base}" if query.before or query.after else "",
             "export_csv_url": f"{reverse(f'console:{view}-export-csv')}?{export_query}",
             "export_dicom_url": f"{reverse(f'console:{view}-export-dicom')}?{export_query}",
-            "chain": chain.as_json() if chain else None,
+            "chain": _chain_json(chain),
             "chain_head": head,
         }
     )

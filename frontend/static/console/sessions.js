@@ -24,7 +24,7 @@ function say(text, isError = false) {
 }
 
 /** @param {string} iso */
-const utc = (iso) => iso.replace("+00:00", "Z");
+const utc = (iso) => iso.replace(/\.\d+/, "").replace("+00:00", "Z");
 
 /** @param {SessionRow} session @returns {HTMLTableRowElement} */
 export function sessionRow(session) {
