@@ -131,7 +131,7 @@ class SeriesSource:
     def __init__(
         self,
         *,
-        pacs: FindOnce,
+        pacs: Pacs,  # a FindOnce shared with the Retriever saves a second query per series
         retriever: Retriever,
         handles: HandleMap,
         handle_key: HandleKey,
@@ -182,7 +182,8 @@ class SeriesSource:
         first = None
         if first_index is not None and 0 <= first_index < len(slices):
             first = records[slices[first_index][0]].sop_uid
-        self._pacs.hand_over(study_uid, entry.uid, records)
+        if isinstance(self._pacs, FindOnce):
+            self._pacs.hand_over(study_uid, entry.uid, records)
         retrieval = self._retriever.retrieve(study_uid, entry.uid, first_sop_uid=first)
         return SeriesState(
             handle=handle,

@@ -54,7 +54,8 @@ def canonical(entry: Mapping[str, Any]) -> str:
 
 
 def chain_mac(key: bytes, prev: str, at: float, kind: str, entry_json: str) -> str:
-    message = "\n".join((prev, repr(at), kind, entry_json)).encode()
+    # Fixed-point time: SQLite hands back a REAL, so 1000 must read the same as 1000.0.
+    message = "\n".join((prev, f"{float(at):.6f}", kind, entry_json)).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -97,7 +98,7 @@ class SiteAudit:
         """Buffer an entry; it is chained and written on the next flush."""
         entry = canonical(fields)
         with self._buffer_lock:
-            self._buffer.append((self._clock(), kind, entry))
+            self._buffer.append((float(self._clock()), kind, entry))
         if kind == AuditKind.FRAME_SERVED and isinstance(fields.get("session"), str):
             self.frames_per_session[fields["session"]] += 1
 
