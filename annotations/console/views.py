@@ -225,7 +225,19 @@ def audit_verify(request: HttpRequest, access: ConsoleAccess) -> HttpResponseBas
             actor=request.user, action="audit.verify", obj=None, reason="Admins and auditors only."
         )
         raise PermissionDenied("Admins and auditors only.")
-    chain_status_verify_full()
+    status = chain_status_verify_full()
+    # Walking the chain reads every event: an audit.read of its own, with the result (so that
+    # each verification and what it found is itself on the record).
+    audit_record(
+        actor=request.user,
+        action=AuditAction.AUDIT_READ,
+        detail={
+            "view": "chain",
+            "verified_up_to": status.verified_up_to,
+            "ok": status.ok,
+            **({"first_bad_seq": status.first_bad_seq} if status.first_bad_seq else {}),
+        },
+    )
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
