@@ -130,7 +130,9 @@ class DeliveryWorker:
             except WritebackError as exc:
                 await self._dead(row, f"build_failed:{exc.code.value}: {exc.message}")
                 return
-            except (KeyError, ValueError, TypeError) as exc:
+            except Exception as exc:
+                # Building is deterministic, so retrying cannot help: any failure to build is this
+                # object's, so it goes on the dead-letter list with its reason instead of looping.
                 await self._dead(row, f"build_failed:{type(exc).__name__}: {exc}")
                 return
         try:
