@@ -154,6 +154,9 @@ def test_annotator_views_draws_saves_reloads_and_submits(
         ("brush", "lung-mask"), ("rectangle", "mass"),
     ]  # fmt: skip
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer-after-drawing.png"))
+
     # Undo and redo, by button and by key.
     page.get_by_role("button", name="Undo").click()
     assert len(page.evaluate("window.rhinoViewer.annotations")) == 1

@@ -91,11 +91,12 @@ export class LabelPicker {
     const hidden = this.isHidden(entry.key);
     eye.setAttribute("aria-label", `${hidden ? "Show" : "Hide"} ${entry.code_meaning}`);
     eye.setAttribute("aria-pressed", String(hidden));
-    eye.textContent = "👁";
+    eye.textContent = hidden ? "Show" : "Hide";
     eye.addEventListener("click", () => {
       const hide = eye.getAttribute("aria-pressed") !== "true";
       eye.setAttribute("aria-pressed", String(hide));
       eye.setAttribute("aria-label", `${hide ? "Show" : "Hide"} ${entry.code_meaning}`);
+      eye.textContent = hide ? "Show" : "Hide";
       this.setHidden(entry.key, hide);
     });
     li.append(pick, eye);

@@ -1,0 +1,157 @@
+"""The viewer's ES modules, exercised in Chromium as served by central (no build step): the frame
+layout against Python's pack_frame, mask run lengths, label documents, undo, shortcuts, geometry."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from site_gateway.protocol import pack_frame
+from tests.browser.test_viewer import product
+from tests.browser.test_viewer_fixture import viewer_product
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+__all__ = ["product", "viewer_product"]
+
+
+@pytest.fixture
+def modules(page: Page, product: dict[str, Any]) -> Page:
+    page.goto(f"{product['url']}/healthz")
+    return page
+
+
+def run(page: Page, body: str, arg: Any = None) -> Any:
+    """Evaluate ``body`` (an async function of (m, arg), m = {module name: module}) in the page."""
+    return page.evaluate(
+        """async ([body, arg]) => {
+        const names = ['protocol', 'rle', 'document', 'annotations', 'undo', 'bus', 'shortcuts',
+                       'presets', 'tools/geometry'];
+        const m = {};
+        for (const n of names) m[n] = await import(`/static/viewer/${n}.js`);
+        return await (new Function('m', 'arg', `return (async () => { ${body} })()`))(m, arg);
+      }""",
+        [body, arg],
+    )
+
+
+def test_binary_frame_layout_matches_python(modules: Page) -> None:
+    header = {"type": "frame", "seq": 7, "series": "se_x", "index": 3, "format": "png", "rows": 2}
+    packed = base64.b64encode(pack_frame(header, b"\x89PNG-bytes")).decode()
+    got = run(
+        modules,
+        """const raw = Uint8Array.from(atob(arg), (c) => c.charCodeAt(0));
+        const {header, image} = m.protocol.unpackFrame(raw.buffer);
+        return {header, image: Array.from(image)};""",
+        packed,
+    )
+    assert got == {"header": header, "image": list(b"\x89PNG-bytes")}
+
+
+def test_mask_run_lengths_round_trip(modules: Page) -> None:
+    got = run(
+        modules,
+        """const out = [];
+        for (const bits of [[0,0,1,1,0], [1,1,0], [1,1,1], [0,0,0], []]) {
+          const runs = m.rle.rleEncode(Uint8Array.from(bits));
+          out.push([runs, Array.from(m.rle.rleDecode(runs, bits.length))]);
+        }
+        return out;""",
+    )
+    assert got == [
+        [[2, 2, 1], [0, 0, 1, 1, 0]],
+        [[0, 2, 1], [1, 1, 0]],
+        [[0, 3], [1, 1, 1]],
+        [[3], [0, 0, 0]],
+        [[0], []],
+    ]
+
+
+def test_label_document_round_trip(modules: Page) -> None:
+    got = run(
+        modules,
+        """const mask = new Uint8Array(12); mask[5] = mask[6] = 1;
+        const list = [
+          {uid: 'a', tool: 'rectangle', label: 'nodule', frame: {series: 's', index: 1, plane: 'axial'},
+           geometry: {points: [[1, 2], [3, 4]]}},
+          {uid: 'b', tool: 'brush', label: 'lung', frame: {series: 's', index: 1, plane: 'axial'},
+           geometry: {points: []}, mask: {rows: 3, columns: 4, data: mask}},
+          {uid: 'c', tool: 'classification', label: 'emph', level: 'study', frame: null,
+           geometry: {points: []}},
+        ];
+        const doc = m.document.buildDocument({task: 5, schemaVersion: 2, baseRevision: null,
+                                              annotations: list});
+        const wire = JSON.parse(JSON.stringify(doc));
+        const back = m.document.parseDocument(wire);
+        return {wire, mask: Array.from(back[1].mask.data), level: back[2].level};""",
+    )
+    wire = got["wire"]
+    assert wire["task"] == 5 and wire["schema_version"] == 2 and wire["base_revision"] is None
+    assert wire["annotations"][1]["mask"] == {"rows": 3, "columns": 4, "rle": [5, 2, 5]}
+    assert got["mask"] == [0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+    assert got["level"] == "study"
+
+
+def test_every_edit_undoes_and_redoes(modules: Page) -> None:
+    got = run(
+        modules,
+        """const bus = m.bus.createBus(); const history = new m.undo.History(bus);
+        const store = new m.annotations.AnnotationStore({bus, history});
+        const a = {uid: 'a', tool: 'point', label: 'p', frame: {series: 's', index: 0},
+                   geometry: {points: [[1, 1]]}};
+        const seen = [];
+        const snap = () => seen.push(store.all().map((x) => x.geometry.points[0][0]));
+        store.add(a); snap();
+        store.update({...a, geometry: {points: [[5, 5]]}}); snap();
+        store.remove('a'); snap();
+        history.undo(); snap(); history.undo(); snap(); history.undo(); snap();
+        history.redo(); snap(); history.redo(); snap();
+        let unknown = null;
+        try { bus.emit('no-such-event'); } catch (e) { unknown = String(e.message); }
+        return {seen, unknown};""",
+    )
+    assert got["seen"] == [[1], [5], [], [5], [1], [], [1], [5]]
+    assert "unknown bus event" in got["unknown"]
+
+
+def test_key_names_and_user_shortcuts(modules: Page) -> None:
+    got = run(
+        modules,
+        """const k = (init) => m.shortcuts.keyName(new KeyboardEvent('keydown', init));
+        const s = new m.shortcuts.Shortcuts({own: {rectangle: 'q'}, preferencesUrl: '/x'});
+        return {
+          names: [k({key: 'R'}), k({key: 'z', ctrlKey: true}), k({key: '?', shiftKey: true}),
+                  k({key: 'C', shiftKey: true}), k({key: ' '}), k({key: 'Enter', ctrlKey: true})],
+          q: s.match(new KeyboardEvent('keydown', {key: 'q'})),
+          r: s.match(new KeyboardEvent('keydown', {key: 'r'})),
+          undo: s.match(new KeyboardEvent('keydown', {key: 'z', ctrlKey: true})),
+        };""",
+    )
+    assert got["names"] == ["r", "Ctrl+z", "?", "Shift+c", "Space", "Ctrl+Enter"]
+    assert (got["q"], got["r"], got["undo"]) == ("rectangle", None, "undo")
+
+
+def test_measurements_use_pixel_spacing_per_plane(modules: Page) -> None:
+    got = run(
+        modules,
+        """const g = m['tools/geometry'];
+        const info = {pixel_spacing: [0.5, 0.8], spacing: 2.5};
+        return {
+          axial: g.lengthOf([[0, 0], [10, 0]], g.planeSpacing(info, 'axial')),
+          coronal: g.lengthOf([[0, 0], [0, 4]], g.planeSpacing(info, 'coronal')),
+          unknown: g.lengthOf([[0, 0], [3, 4]], g.planeSpacing({}, 'axial')),
+          angle: g.angleOf([[10, 0], [0, 0], [0, 10]], null),
+          presets: m.presets.presetsFor('CT', {}).map((p) => p.name),
+          own: m.presets.presetsFor('CT', {CT: [{name: 'Liver', center: 60, width: 150}]}),
+        };""",
+    )
+    assert got["axial"] == {"value": 8, "unit": "mm"}  # x spacing = column spacing (0.8)
+    assert got["coronal"] == {"value": 10, "unit": "mm"}  # rows of a coronal image are slices
+    assert got["unknown"] == {"value": 5, "unit": "px"}
+    assert round(got["angle"]["value"], 6) == 90 and got["angle"]["unit"] == "deg"
+    assert got["presets"] == ["Brain", "Lung", "Bone", "Abdomen", "Mediastinum"]
+    assert got["own"] == [{"name": "Liver", "center": 60, "width": 150}]
