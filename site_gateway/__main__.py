@@ -1,7 +1,7 @@
 """``python -m site_gateway COMMAND``: the gateway's command line.
 
-Commands so far: ``doctor`` and ``demo-data``. ``run`` and ``enroll`` are added as further
-subparsers with their own handler (see ``build_parser``).
+Commands: ``run``, ``enroll``, ``audit-verify`` and ``doctor`` (with ``--config``; their work is
+in ``site_gateway.commands``), and ``demo-data``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,21 @@ def _doctor(args: argparse.Namespace) -> int:
     from site_gateway.doctor import format_report, pacs_checks, run_checks
 
     checks = []
-    if args.pacs:
+    if args.config:
+        from site_gateway.commands import config_checks
+        from site_gateway.config import ConfigError, load_config
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"configuration: {exc}", file=sys.stderr)
+            return 2
+        checks.append(pacs_checks(args.pacs or config.pacs_url))
+        checks.append(config_checks(config))
+    elif args.pacs:
         checks.append(pacs_checks(args.pacs))
     if not checks:
-        print("nothing to check: give --pacs URL", file=sys.stderr)
+        print("nothing to check: give --config gateway.toml or --pacs URL", file=sys.stderr)
         return 2
     results = asyncio.run(run_checks(checks))
     print(format_report(results))
@@ -46,9 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m site_gateway")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    doctor = commands.add_parser("doctor", help="check the PACS (and later central, the keys)")
+    doctor = commands.add_parser("doctor", help="check the PACS, the keys and central")
+    doctor.add_argument("--config", metavar="TOML", help="the gateway's configuration file")
     doctor.add_argument("--pacs", metavar="URL", help="folder:PATH, dimse://AE@host:port, …")
     doctor.set_defaults(handler=_doctor)
+
+    from site_gateway import commands as gateway_commands
+
+    run = commands.add_parser("run", help="run the gateway service")
+    run.add_argument("--config", metavar="TOML", help="gateway.toml (RHINO_GW_* env overrides)")
+    run.set_defaults(handler=gateway_commands.cmd_run)
+    enroll = commands.add_parser("enroll", help="create the key pair, pin central's key")
+    enroll.add_argument("--config", metavar="TOML", help="gateway.toml")
+    enroll.add_argument("--central-key", metavar="B64", help="central's Ed25519 public key")
+    enroll.set_defaults(handler=gateway_commands.cmd_enroll)
+    audit = commands.add_parser("audit-verify", help="check the site audit's hash chain")
+    audit.add_argument("--config", metavar="TOML", help="gateway.toml")
+    audit.set_defaults(handler=gateway_commands.cmd_audit_verify)
 
     demo = commands.add_parser("demo-data", help="write synthetic demo DICOM for a folder PACS")
     demo.add_argument("out_dir", type=Path, metavar="OUT_DIR")
