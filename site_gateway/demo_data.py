@@ -60,7 +60,7 @@ class _Grid:
 def _phantom_slice(grid: _Grid, z: float, length: float, lesions: np.ndarray) -> np.ndarray:
     """Hounsfield units of one axial slice; ``z`` runs from 0 (head end) to ``length``."""
     t = z / length
-    hu = np.full((grid.y.shape[0], grid.x.shape[1]), HU_AIR, dtype=np.float32)
+    hu = np.full((grid.y.shape[0], grid.x.shape[1]), HU_AIR, dtype=np.int16)
     # The body narrows a little towards both ends, like a trunk: fat, then soft tissue inside.
     a, b = 165.0 - 20.0 * (2 * t - 1) ** 2, 115.0 - 10.0 * (2 * t - 1) ** 2
     hu[grid.x2 / a**2 + grid.y2 / b**2 <= 1.0] = HU_FAT
@@ -89,11 +89,9 @@ def _ct_dataset(
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    sop_uid = _uid(seed, "ct", index)
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop_uid
+    ds.SOPClassUID = CTImageStorage
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = f"2024{1 + seed % 12:02d}15"
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = "093000"
     ds.AccessionNumber = f"DEMO{seed:06d}"
@@ -107,16 +105,11 @@ def _ct_dataset(
     ds.SpacingBetweenSlices = f"{spacing:g}"
     ds.KVP, ds.PatientPosition = "120", "HFS"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = site.study_uid, site.series_uid
-    ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "1", 2, index + 1
+    ds.StudyID, ds.SeriesNumber = "1", 2
     ds.AcquisitionNumber = 1
-    # PS3.3 C.7.6.2: head-first supine, axial, z falling from head to feet.
-    z = -index * spacing
-    half = (rows - 1) * pixel / 2
-    ds.ImagePositionPatient = [f"{-half:.3f}", f"{-half:.3f}", f"{z:.3f}"]
     ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
     ds.FrameOfReferenceUID = _uid(seed, "frame-of-reference")
     ds.PositionReferenceIndicator = ""
-    ds.SliceLocation = f"{z:.3f}"
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.Rows = ds.Columns = rows
     ds.PixelSpacing = [f"{pixel:g}", f"{pixel:g}"]
@@ -124,7 +117,18 @@ def _ct_dataset(
     ds.WindowCenter, ds.WindowWidth = [40, -600], [400, 1500]
     ds.WindowCenterWidthExplanation = ["SOFT TISSUE", "LUNG"]
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = RESCALE_INTERCEPT, 1, "HU"
+    _place_slice(ds, seed, index, spacing, (rows - 1) * pixel / 2)
     return ds
+
+
+def _place_slice(ds: Dataset, seed: int, index: int, spacing: float, half: float) -> None:
+    """What differs between slices: identity and position (PS3.3 C.7.6.2, C.7.6.1)."""
+    sop_uid = _uid(seed, "ct", index)
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = sop_uid
+    ds.InstanceNumber = index + 1
+    z = -index * spacing  # head-first supine, axial: z falls from head to feet
+    ds.ImagePositionPatient = [f"{-half:.3f}", f"{-half:.3f}", f"{z:.3f}"]
+    ds.SliceLocation = f"{z:.3f}"
 
 
 def write_ct_series(
@@ -144,17 +148,20 @@ def write_ct_series(
             [rng.uniform(-60, 60), rng.uniform(-60, 30), length * rng.uniform(0.7, 0.9), 15, 75],
         ]
     )
+    # Quantum noise, ~12 HU: a few planes drawn once and flipped per slice (drawing 512² normals
+    # per slice would triple the run time, and a demo needs texture, not statistics).
+    planes = np.rint(12.0 * rng.standard_normal((8, rows, rows), dtype=np.float32)).astype(np.int16)
+    ds = _ct_dataset(seed, 0, site.slices, spacing, pixel, rows, site)  # one header, re-placed
     paths = []
     for index in range(site.slices):
         hu = _phantom_slice(grid, index * spacing, length, lesions)
-        # Deterministic quantum noise: one generator per slice, keyed by the seed.
-        noise = np.random.default_rng([seed, index]).standard_normal(hu.shape, dtype=np.float32)
-        noise *= 12.0
+        noise = planes[index % 8]
+        noise = noise[::-1] if (index // 8) % 2 else noise
+        noise = noise[:, ::-1] if (index // 16) % 2 else noise
         hu += noise
-        hu -= RESCALE_INTERCEPT
-        stored = np.rint(hu, out=hu)  # within ±2000 HU: int16 holds it without clipping
-        ds = _ct_dataset(seed, index, site.slices, spacing, pixel, rows, site)
-        ds.PixelData = stored.astype("<i2").tobytes()
+        hu -= RESCALE_INTERCEPT  # within -2000…+2000 HU: int16 holds it without clipping
+        _place_slice(ds, seed, index, spacing, (rows - 1) * pixel / 2)
+        ds.PixelData = hu.astype("<i2", copy=False).tobytes()
         path = folder / f"ct-{index + 1:04d}.dcm"
         dcmwrite(path, ds, enforce_file_format=True)
         paths.append(path)
