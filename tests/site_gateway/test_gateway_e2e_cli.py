@@ -69,13 +69,13 @@ async def test_enroll_run_doctor_and_audit_verify(tmp_path: Path, demo: DemoData
     assert "[ok  ] central: authenticated" in doctor.stdout
     assert "[ok  ] PACS echo" in doctor.stdout and "[ok  ] key enrollment" in doctor.stdout
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "site_gateway", "run", "--config", str(config_path)],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "site_gateway", "run", "--config", str(config_path),
         cwd=ROOT,
         env={**os.environ, "RHINO_GW_HEARTBEAT_SECONDS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
     try:
         session = str(uuid.uuid4())
         link = await central.open_session(session, [series])
@@ -83,7 +83,8 @@ async def test_enroll_run_doctor_and_audit_verify(tmp_path: Path, demo: DemoData
         assert header["index"] == 4 and image[:2] == b"\xff\xd8"
     finally:
         process.send_signal(signal.SIGTERM)
-        output = (await asyncio.to_thread(process.communicate, timeout=30))[0].decode()
+        stdout, _ = await asyncio.wait_for(process.communicate(), 30)
+        output = stdout.decode()
         await central.stop()
     assert process.returncode == 0, output
     assert "control link up" in output
