@@ -20,6 +20,7 @@ export const sameFrame = (a, b) =>
 
 /** @param {Annotation} a @returns {Annotation} a deep copy (masks copied too) */
 export function clone(a) {
+  /** @type {Annotation} */
   const copy = structuredClone({ ...a, mask: undefined });
   if (a.mask) copy.mask = { rows: a.mask.rows, columns: a.mask.columns, data: a.mask.data.slice() };
   else delete copy.mask;

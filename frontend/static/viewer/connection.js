@@ -78,7 +78,7 @@ export class Connection {
     const { header, image } = parsed;
     const type = header.format === "png" ? "image/png" : "image/jpeg";
     try {
-      const bitmap = await createImageBitmap(new Blob([image], { type }));
+      const bitmap = await createImageBitmap(new Blob([/** @type {BlobPart} */ (image)], { type }));
       this.bus.emit("frame", { header, bitmap });
     } catch {
       this.ack(header.seq); // undecodable: free its slot in the window all the same

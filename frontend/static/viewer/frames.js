@@ -19,7 +19,7 @@ const keyOf = (plane, index, window, quality) =>
 export class FrameScheduler {
   /**
    * @param {{bus: Bus, connection: {send:(m:object)=>number, ack:(seq:number)=>void, ready:boolean},
-   *   paint: (bitmap: ImageBitmap, header: object, done: () => void) => void}} options
+   *   paint: (bitmap: ImageBitmap, header: any, done: () => void) => void}} options
    */
   constructor({ bus, connection, paint }) {
     this.bus = bus;
@@ -163,7 +163,9 @@ export class FrameScheduler {
     this.cache.delete(key);
     this.cache.set(key, bitmap);
     while (this.cache.size > CACHE_SIZE) {
-      const [oldest, old] = this.cache.entries().next().value;
+      const entry = this.cache.entries().next().value;
+      if (!entry) break;
+      const [oldest, old] = entry;
       this.cache.delete(oldest);
       if (old !== bitmap && oldest !== this.paintedKey) old.close();
     }

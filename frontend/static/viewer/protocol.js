@@ -71,7 +71,7 @@ export const MessageType = Object.freeze({
 export const Plane = Object.freeze({ AXIAL: "axial", CORONAL: "coronal", SAGITTAL: "sagittal" });
 export const Quality = Object.freeze({ PREVIEW: "preview", LOSSLESS: "lossless" });
 
-/** Close codes after which reconnecting cannot help. */
+/** Close codes after which reconnecting cannot help. @type {readonly number[]} */
 export const FINAL_CLOSES = Object.freeze([
   CloseCode.UNAUTHENTICATED,
   CloseCode.FORBIDDEN,

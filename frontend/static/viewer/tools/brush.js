@@ -46,6 +46,7 @@ function maskTool(name, value) {
       const { columns, rows } = ctx.viewport;
       const existing = ctx.store.all().find((a) => a.mask && a.label === label && sameFrame(a.frame, frame));
       if (!existing && value === 0) return;
+      /** @type {any} */
       const working = existing ? clone(existing) : {
         uid: newUid(), tool: "brush", label, frame, geometry: { points: [] },
         mask: { rows, columns, data: new Uint8Array(rows * columns) },
