@@ -255,3 +255,56 @@ def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> No
     (ARTIFACTS / "viewer-frame-timing.json").write_text(json.dumps(figures, indent=2))
     assert passes[0]["frames"] > 0 and len(latencies) == 40
     assert console == []
+
+
+def test_presets_planes_help_and_own_shortcuts(page: Page, product: dict[str, Any]) -> None:
+    sign_in(page, product["url"], "annotator2", product["users"]["annotator2"])
+    console = watch_console(page)
+    open_first_task(page, product)
+    page.locator("#overlay-canvas").focus()
+
+    # Number keys: window presets (2 = CT lung by default); 0 = the object's own window.
+    page.keyboard.press("2")
+    page.get_by_text("W 1500 / L -600").wait_for()
+    wait_lossless(page)
+
+    # MPR: the coronal plane is rendered at the site, with its own size.
+    page.get_by_role("button", name="Coronal").click()
+    page.wait_for_function("window.rhinoViewer.painted.at(-1)?.plane === 'coronal'")
+    wait_lossless(page)
+    assert "coronal" in page.locator("[data-overlay='slice']").inner_text()
+
+    # The help overlay lists the keys; a changed key is stored centrally and used after a reload.
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    help_dialog.wait_for()
+    help_dialog.get_by_role("button", name="Change the key for Rectangle").click()
+    page.keyboard.press("q")
+    help_dialog.get_by_text("Rectangle: q (saved).").wait_for()
+    page.keyboard.press("Escape")
+    me = page.request.get(f"{product['url']}/api/me/").json()
+    assert me["preferences"]["shortcuts"] == {"rectangle": "q"}
+    page.reload()
+    wait_lossless(page)
+    assert page.get_by_role("button", name="Rectangle").get_attribute("title") == "Rectangle (q)"
+    page.locator("#overlay-canvas").focus()
+    page.keyboard.press("q")
+    assert page.get_by_role("button", name="Rectangle").get_attribute("aria-pressed") == "true"
+    assert console == []
+
+
+def test_lead_views_read_only(page: Page, product: dict[str, Any]) -> None:
+    sign_in(page, product["url"], "lead", product["users"]["lead"])
+    console = watch_console(page)
+    task = page.request.get(f"{product['url']}/api/tasks/").json()["results"][0]["id"]
+    page.goto(f"{product['url']}/tasks/{task}/view/")
+    wait_lossless(page)
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    page.locator("#overlay-canvas").focus()
+    page.keyboard.press("r")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    drag(page, (x, y), (x + 60, y + 60))
+    assert page.evaluate("window.rhinoViewer.annotations") == []
+    page.get_by_text("This task is read-only here.").wait_for()
+    assert console == []
