@@ -184,6 +184,7 @@ def test_export_streams_in_bounded_chunks(world: World, monkeypatch: pytest.Monk
 async def test_export_streams_asynchronously_under_asgi(world: World) -> None:
     """Under ASGI (daphne) the export is an async iterator: Django would buffer a sync one whole."""
     from asgiref.sync import sync_to_async
+    from django.db import connections
     from django.test import AsyncClient
 
     client = AsyncClient(HTTP_HOST="localhost")
@@ -197,3 +198,6 @@ async def test_export_streams_asynchronously_under_asgi(world: World) -> None:
         lambda: AuditEvent.objects.filter(project_id=world.project.pk).count()
     )()
     assert len(root.findall("AuditMessage")) == expected
+    # sync_to_async's worker thread keeps its own connection; close it, or the test database
+    # cannot be dropped at the end of the run ("being accessed by other users")
+    await sync_to_async(connections.close_all)()
