@@ -22,9 +22,11 @@ from site_gateway.pacs.base import (
     StudyRecord,
     check_instance,
 )
+from site_gateway.pacs.dimse_assoc import DimseTimeouts
 from site_gateway.pacs.errors import PacsError, PacsErrorCode, StatusClass, classify_status
 
 __all__ = [
+    "DimseTimeouts",
     "InstanceRecord",
     "Pacs",
     "PacsError",
@@ -62,7 +64,6 @@ def _ae_title(value: str, what: str) -> str:
 
 def _open_dimse(url: str, options: dict[str, Any]) -> Pacs:
     from site_gateway.pacs.dimse import DimsePacs
-    from site_gateway.pacs.dimse_assoc import DimseTimeouts
 
     parts = urlsplit(url)
     if not parts.username or not parts.hostname:

@@ -13,7 +13,6 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from pydicom import Dataset, dcmread, dcmwrite
-from pydicom.uid import UID
 
 from site_gateway.pacs.errors import PacsError, PacsErrorCode
 
@@ -164,8 +163,23 @@ def require_uid(value: str, what: str) -> str:
     return value
 
 
-def uid_of(value: object) -> str:
-    return str(UID(str(value))) if value else ""
+def text_of(ds: Dataset, keyword: str) -> str:
+    """An attribute of a query match as text; multi-valued ones joined with a backslash."""
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    if type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def int_of(ds: Dataset, keyword: str) -> int | None:
+    """An integer attribute of a query match; None when absent, empty or garbled."""
+    try:
+        value = ds.get(keyword)
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 class Pacs(abc.ABC):

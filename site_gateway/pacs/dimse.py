@@ -30,9 +30,11 @@ from site_gateway.pacs.base import (
     SeriesRecord,
     StudyQuery,
     StudyRecord,
+    int_of,
     order_instances,
     require_storable,
     require_uid,
+    text_of,
     with_file_meta,
 )
 from site_gateway.pacs.dimse_assoc import (
@@ -54,23 +56,6 @@ from site_gateway.pacs.errors import (
 )
 
 T = TypeVar("T")
-
-
-def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
-def _int(ds: Dataset, keyword: str) -> int | None:
-    try:
-        value = ds.get(keyword)
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class DimsePacs(Pacs):
@@ -206,16 +191,18 @@ class DimsePacs(Pacs):
         matches = (await self._find(ident))[: query.limit]
         return [
             StudyRecord(
-                study_uid=_text(m, "StudyInstanceUID"),
-                patient_id=_text(m, "PatientID"),
-                patient_name=_text(m, "PatientName"),
-                study_date=_text(m, "StudyDate"),
-                study_time=_text(m, "StudyTime"),
-                accession_number=_text(m, "AccessionNumber"),
-                study_description=_text(m, "StudyDescription"),
-                modalities=tuple(sorted(v for v in _text(m, "ModalitiesInStudy").split("\\") if v)),
-                number_of_series=_int(m, "NumberOfStudyRelatedSeries"),
-                number_of_instances=_int(m, "NumberOfStudyRelatedInstances"),
+                study_uid=text_of(m, "StudyInstanceUID"),
+                patient_id=text_of(m, "PatientID"),
+                patient_name=text_of(m, "PatientName"),
+                study_date=text_of(m, "StudyDate"),
+                study_time=text_of(m, "StudyTime"),
+                accession_number=text_of(m, "AccessionNumber"),
+                study_description=text_of(m, "StudyDescription"),
+                modalities=tuple(
+                    sorted(v for v in text_of(m, "ModalitiesInStudy").split("\\") if v)
+                ),
+                number_of_series=int_of(m, "NumberOfStudyRelatedSeries"),
+                number_of_instances=int_of(m, "NumberOfStudyRelatedInstances"),
             )
             for m in matches
         ]
@@ -231,12 +218,12 @@ class DimsePacs(Pacs):
         records = [
             SeriesRecord(
                 study_uid=study_uid,
-                series_uid=_text(m, "SeriesInstanceUID"),
-                modality=_text(m, "Modality"),
-                series_number=_int(m, "SeriesNumber"),
-                series_description=_text(m, "SeriesDescription"),
-                body_part=_text(m, "BodyPartExamined"),
-                number_of_instances=_int(m, "NumberOfSeriesRelatedInstances"),
+                series_uid=text_of(m, "SeriesInstanceUID"),
+                modality=text_of(m, "Modality"),
+                series_number=int_of(m, "SeriesNumber"),
+                series_description=text_of(m, "SeriesDescription"),
+                body_part=text_of(m, "BodyPartExamined"),
+                number_of_instances=int_of(m, "NumberOfSeriesRelatedInstances"),
             )
             for m in await self._find(ident)
         ]
@@ -256,10 +243,10 @@ class DimsePacs(Pacs):
                 InstanceRecord(
                     study_uid=study_uid,
                     series_uid=series_uid,
-                    sop_uid=_text(m, "SOPInstanceUID"),
-                    sop_class_uid=_text(m, "SOPClassUID"),
-                    instance_number=_int(m, "InstanceNumber"),
-                    number_of_frames=_int(m, "NumberOfFrames"),
+                    sop_uid=text_of(m, "SOPInstanceUID"),
+                    sop_class_uid=text_of(m, "SOPClassUID"),
+                    instance_number=int_of(m, "InstanceNumber"),
+                    number_of_frames=int_of(m, "NumberOfFrames"),
                 )
                 for m in await self._find(ident)
             ]
