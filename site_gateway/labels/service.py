@@ -39,6 +39,13 @@ ControlSender = Callable[[Mapping[str, Any]], Awaitable[bool]]
 REPORT_INTERVAL = 5.0  # seconds between attempts to tell central what it has not heard yet
 
 
+def public_reason(reason: str) -> str:
+    """The code part of a dead letter's reason (``failure_status (status 0xA900)``,
+    ``build_failed:out_of_bounds``): what may cross central. The rest can name UIDs or AE titles,
+    which stay at the site (``python -m site_gateway dead-letters``)."""
+    return reason.split(": ", 1)[0][:120]
+
+
 def _seq(message: Mapping[str, Any]) -> int | None:
     seq = message.get("seq")
     return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
@@ -199,7 +206,7 @@ class LabelService:
             "state": state.value,
         }
         if reason is not None:
-            message["reason"] = reason[:300]
+            message["reason"] = public_reason(reason)
         await session.send_json(message)
 
     async def _send_error(
