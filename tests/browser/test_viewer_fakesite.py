@@ -217,14 +217,17 @@ class _Session:
             self.wake.set()
         elif kind == MessageType.LABEL_LOAD:
             path = self._store_path()
-            stored = json.loads(path.read_text()) if path.exists() else None
+            if not path.exists():  # as the real label service answers
+                await self.ws.send(encode(error_message(ErrorCode.NOT_FOUND, "none yet", seq=seq)))
+                return
+            stored = json.loads(path.read_text())
             await self.ws.send(
                 encode(
                     {
                         "type": MessageType.LABEL_DOCUMENT,
                         "seq": seq,
-                        "document": stored["document"] if stored else {"annotations": []},
-                        "revision": stored["revision"] if stored else None,
+                        "document": stored["document"],
+                        "revision": stored["revision"],
                     }
                 )
             )
@@ -255,7 +258,7 @@ class _Session:
         await self.ws.send(encode({"type": MessageType.LABEL_SAVED, "seq": seq, "revision": new}))
         await asyncio.sleep(0.3)
         await self.ws.send(
-            encode({"type": MessageType.LABEL_STATUS, "revision": new, "status": "stored_in_pacs"})
+            encode({"type": MessageType.LABEL_STATUS, "revision": new, "state": "stored_in_pacs"})
         )
 
     async def _series_info(self, seq: object) -> None:

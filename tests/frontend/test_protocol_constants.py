@@ -32,6 +32,7 @@ def test_enums_match() -> None:
     assert _frozen_object(source, "MessageType") == {c.name: c.value for c in protocol.MessageType}
     assert _frozen_object(source, "Plane") == {c.name: c.value for c in protocol.Plane}
     assert _frozen_object(source, "Quality") == {c.name: c.value for c in protocol.Quality}
+    assert _frozen_object(source, "LabelState") == {c.name: c.value for c in protocol.LabelState}
 
 
 def test_limits_match() -> None:

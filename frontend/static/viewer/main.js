@@ -52,11 +52,13 @@ const picker = new LabelPicker({
   setHidden: (key, hidden) => store.setHidden(key, hidden), isHidden: (key) => store.hidden.has(key),
 });
 const editable = () => data.may_annotate && !["submitted", "approved"].includes(task.status);
+// The site writes labels back only on acquired slices (SCOORD needs a source image): MPR is for viewing.
+const drawable = () => editable() && view.plane === Plane.AXIAL;
 const frameRef = () => (info ? { series, index: view.index, plane: view.plane } : null);
 
 /** @type {import("./tools/registry.js").ToolContext} */
 const toolContext = {
-  store, bus, frame: frameRef, label: (kind) => picker.label(kind), notify, editable,
+  store, bus, frame: frameRef, label: (kind) => picker.label(kind), notify, editable: drawable,
   spacing: () => planeSpacing(info, view.plane), selected: null, brushSize: 12, state: {},
   viewport: /** @type {any} */ (null),
   windowing: /** @type {any} */ (null),
@@ -189,7 +191,7 @@ const saver = new Saver({
 });
 const classify = bindClassify({
   dialog: /** @type {HTMLDialogElement} */ ($("classify-dialog")), entries: data.schema.entries,
-  store, frame: frameRef, editable,
+  store, frame: frameRef, editable: drawable,
 });
 const help = /** @type {HTMLDialogElement} */ ($("help-dialog"));
 

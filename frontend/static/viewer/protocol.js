@@ -70,6 +70,11 @@ export const MessageType = Object.freeze({
 
 export const Plane = Object.freeze({ AXIAL: "axial", CORONAL: "coronal", SAGITTAL: "sagittal" });
 export const Quality = Object.freeze({ PREVIEW: "preview", LOSSLESS: "lossless" });
+export const LabelState = Object.freeze({
+  SAVED_AT_SITE: "saved_at_site",
+  STORED_IN_PACS: "stored_in_pacs",
+  FAILED: "failed",
+});
 
 /** Close codes after which reconnecting cannot help. @type {readonly number[]} */
 export const FINAL_CLOSES = Object.freeze([

@@ -3,7 +3,7 @@
 // the task's labels back from the site when the session is ready.
 
 import { buildDocument, parseDocument } from "./document.js";
-import { ErrorCode, MessageType } from "./protocol.js";
+import { ErrorCode, LabelState, MessageType } from "./protocol.js";
 
 /** @typedef {import("./bus.js").Bus} Bus */
 
@@ -119,8 +119,10 @@ export class Saver {
       this.show("Saved at site", "saved");
       if (this.store.version !== this.savedVersion) this.save();
     } else if (m.type === MessageType.LABEL_STATUS && m.revision === this.revision) {
-      if (m.status === "stored_in_pacs") this.show("Stored in PACS", "stored");
-      else if (m.status === "failed") {
+      const state = m.state ?? m.status;
+      if (state === LabelState.STORED_IN_PACS) this.show("Stored in PACS", "stored");
+      else if (state === LabelState.SAVED_AT_SITE) this.show("Saved at site", "saved");
+      else if (state === LabelState.FAILED) {
         this.show(`Saved at site; storing in PACS failed: ${String(m.reason ?? "unknown")}`, "pacs-failed");
       }
     } else if (m.type === MessageType.ERROR) {

@@ -54,7 +54,11 @@ export class ToolRegistry {
   pointer(phase, p, e) {
     if (phase === "down") {
       this.blocked = !!this.active?.kind && !this.ctx.editable();
-      if (this.blocked) this.ctx.notify("This task is read-only here.");
+      if (this.blocked) {
+        this.ctx.notify(this.ctx.frame()?.plane === "axial" || !this.ctx.frame()
+          ? "This task is read-only here."
+          : "Labels are drawn on axial slices; coronal and sagittal are for viewing.");
+      }
     }
     const handler = this.active?.[phase];
     if (!handler || this.blocked) return;
