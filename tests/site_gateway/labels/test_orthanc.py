@@ -59,7 +59,7 @@ async def test_sr_seg_and_kos_are_accepted_by_orthanc_once(
         ).fetchall()
         assert sorted(r[1] for r in rows) == ["kos", "seg", "sr"]
         for sop_uid, kind, study_uid, series_uid, data in rows:
-            dciodvfy_clean(data, tmp_path, f"{adapter}-{kind}")
+            assert dciodvfy_clean(data, tmp_path, f"{adapter}-{kind}") == []
             # Orthanc holds it, once; storing the same object again changes nothing.
             found = await pacs.find_instances(study_uid, series_uid)
             assert [r.sop_uid for r in found] == [sop_uid]
