@@ -22,7 +22,11 @@ from annotations.services.projects import (
     project_member_add,
     project_site_add,
 )
-from annotations.services.sites import site_create, site_custodian_grant
+from annotations.services.sites import (
+    site_create,
+    site_custodian_grant,
+    site_register_gateway_key,
+)
 from annotations.services.tasks import task_assign, task_create
 from annotations.services.users import user_set_roles
 
@@ -82,9 +86,27 @@ def _keep_password(password: str) -> None:
     path.chmod(0o600)
 
 
+@dataclass(frozen=True)
+class DemoSite:
+    slug: str
+    name: str
+    public_key: str = ""  # the site gateway's; empty = not enrolled yet
+    series_handles: Sequence[str] = ()
+
+
 def seed_demo(
-    *, password: str | None, series_handles: Sequence[str], site_slug: str = "demo-site"
+    *,
+    password: str | None,
+    series_handles: Sequence[str] = (),
+    sites: Sequence[DemoSite] | None = None,
 ) -> DemoSeedResult:
+    """Seed the demo; ``sites`` (from rhino_web.demo_stack) or one default site with
+    ``series_handles``."""
+    sites = (
+        list(sites)
+        if sites is not None
+        else [DemoSite("demo-site", "Demo Hospital", "", series_handles)]
+    )
     chosen, source = _demo_password(password)
     explicit = source == "env"
     created: list[str] = []
@@ -107,17 +129,23 @@ def seed_demo(
             }:
                 user_set_roles(actor=admin, user=users[username], roles=[r.value for r in roles])
 
-        site = Site.objects.filter(slug=site_slug).first() or site_create(
-            actor=admin, name="Demo Hospital", slug=site_slug
-        )
-        if not users["custodian"].has_perm("annotations.administer_site", site):
-            site_custodian_grant(actor=admin, site=site, user=users["custodian"])
+        site_rows = []
+        for spec in sites:
+            site = Site.objects.filter(slug=spec.slug).first() or site_create(
+                actor=admin, name=spec.name, slug=spec.slug
+            )
+            if spec.public_key and site.gateway_public_key != spec.public_key:
+                site_register_gateway_key(actor=admin, site=site, public_key=spec.public_key)
+            if not users["custodian"].has_perm("annotations.administer_site", site):
+                site_custodian_grant(actor=admin, site=site, user=users["custodian"])
+            site_rows.append((site, spec))
         project = Project.objects.filter(slug="demo-chest-ct").first() or project_create(
             actor=admin, name="Demo chest CT", slug="demo-chest-ct",
             description="Nodule detection on low-dose chest CT (synthetic phantom data).",
         )  # fmt: skip
-        if not project.sites.filter(pk=site.pk).exists():
-            project_site_add(actor=admin, project=project, site=site)
+        for site, _ in site_rows:
+            if not project.sites.filter(pk=site.pk).exists():
+                project_site_add(actor=admin, project=project, site=site)
         if not project.leads.filter(pk=users["lead"].pk).exists():
             project_lead_add(actor=admin, project=project, user=users["lead"])
         for name in ("annotator", "annotator2"):
@@ -126,18 +154,16 @@ def seed_demo(
         schema = LabelSchema.objects.filter(project=project).order_by("-version").first()
         if schema is None:
             schema = label_schema_create(actor=users["lead"], project=project, entries=DEMO_SCHEMA)
-        for index, handle in enumerate(series_handles):
-            if Task.objects.filter(project=project, site=site, series_handle=handle).exists():
-                continue
-            task = task_create(
-                actor=users["lead"],
-                project=project,
-                site=site,
-                series_handle=handle,
-                label_schema=schema,
-            )
-            reader = users["annotator"] if index % 2 == 0 else users["annotator2"]
-            task_assign(actor=users["lead"], task=task, assignee=reader)
+        readers = [users["annotator"], users["annotator2"]]
+        for site, spec in site_rows:
+            for index, handle in enumerate(spec.series_handles):
+                if Task.objects.filter(project=project, site=site, series_handle=handle).exists():
+                    continue
+                task = task_create(
+                    actor=users["lead"], project=project, site=site, series_handle=handle,
+                    label_schema=schema,
+                )  # fmt: skip
+                task_assign(actor=users["lead"], task=task, assignee=readers[index % 2])
         tasks = Task.objects.filter(project=project).count()
     if source == "new" and created:
         _keep_password(chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -9,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotations.api.serializers import MeSerializer, TaskSerializer
-from annotations.models import User
+from annotations.models import Site, User
 from annotations.selectors import project_list_for_user, task_list_for_user
 
 
@@ -25,6 +26,15 @@ def home(request: HttpRequest) -> HttpResponse:
         "projects": list(project_list_for_user(user).values("id", "name")),
     }
     return render(request, "annotations/home.html", context)
+
+
+@require_GET
+def healthz_sites(request: HttpRequest) -> JsonResponse:
+    """How many sites' gateways are connected: for staff, and for the demo (DEBUG) launcher."""
+    if not (settings.DEBUG or (request.user.is_authenticated and request.user.is_staff)):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    online = Site.objects.filter(is_online=True).count()
+    return JsonResponse({"online": online, "offline": Site.objects.count() - online})
 
 
 @require_GET

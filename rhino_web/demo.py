@@ -1,14 +1,19 @@
 """`make run`: the product on its embedded defaults, in one command.
 
-Migrates, seeds the demo (idempotent), then serves central with daphne on 127.0.0.1:PORT.
+Migrates, prepares two demo sites (synthetic data in folder PACS, enrolled gateways), seeds the
+demo (idempotent), then runs central (daphne) and both gateways until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from rhino_web.serve import daphne_command
@@ -16,31 +21,92 @@ from rhino_web.serve import daphne_command
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)  # noqa: S603
+def _manage(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(  # noqa: S603  (our own manage.py)
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        check=True, cwd=ROOT, text=True, capture_output=capture,
+    )  # fmt: skip
+    return result.stdout if capture else ""
+
+
+def gateway_command(config_path: str) -> list[str]:
+    return [sys.executable, "-m", "site_gateway", "run", "--config", config_path]
+
+
+def prepare(
+    var_dir: Path, *, port: int, host: str, pacs_url: str | None, slices: int = 120
+) -> list[str]:
+    """Migrate, set up the demo sites and seed central; returns the gateways' config paths."""
+    from rhino_web.demo_stack import prepare_demo_sites
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    _manage("migrate", "--noinput", "-v", "0")
+    central_key = _manage("signing_key", "show", capture=True).strip()
+    specs = prepare_demo_sites(
+        var_dir / "demo",
+        central_url=f"ws://{host}:{port}",
+        central_key=central_key,
+        pacs_url=pacs_url,
+        slices=slices,
+    )
+    _manage("seed_demo", "--sites-json", str(var_dir / "demo" / "sites.json"))
+    return [spec.config_path for spec in specs]
+
+
+def supervise(commands: Sequence[list[str]]) -> int:
+    """Run every command; when one exits or on Ctrl-C, stop them all."""
+    processes = [subprocess.Popen(command, cwd=ROOT) for command in commands]  # noqa: S603
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+    failed = [p.returncode for p in processes if p.returncode not in (0, -signal.SIGINT, None)]
+    return failed[0] if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rhino_web.demo")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="migrate, seed the demo and serve")
-    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    run.add_argument("--host", default="127.0.0.1")
+    for name, text in (
+        ("run", "migrate, prepare the demo sites, seed and serve"),
+        ("prepare", "migrate, prepare the demo sites and seed; print the gateway configs (JSON)"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--slices", type=int, default=120, help="slices of the demo CT")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rhino_web.settings")
-    (ROOT / "var").mkdir(exist_ok=True)
-    _manage("migrate", "--noinput", "-v", "0")
-    _manage("seed_demo")
+    var_dir = Path(os.environ.get("RHINO_VAR_DIR") or ROOT / "var")
+    configs = prepare(
+        var_dir,
+        port=args.port,
+        host=args.host,
+        pacs_url=os.environ.get("PACS_URL"),
+        slices=args.slices,
+    )
+    if args.command == "prepare":
+        print(json.dumps(configs))
+        return 0
     print(
         f"Serving Rhino Secure Access on http://{args.host}:{args.port}/ (Ctrl-C to stop)",
         flush=True,
     )
-    daphne = daphne_command(host=args.host, port=args.port)
-    try:
-        return subprocess.call(daphne, cwd=ROOT)  # noqa: S603
-    except KeyboardInterrupt:
-        return 0
+    return supervise(
+        [daphne_command(host=args.host, port=args.port), *map(gateway_command, configs)]
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/sites", views.healthz_sites, name="healthz-sites"),
     path("admin/", admin.site.urls),
     path("api/", include("annotations.api.urls")),
     path("console/", include("annotations.console.urls")),

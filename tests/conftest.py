@@ -9,6 +9,9 @@ from pydicom import config as pydicom_config
 
 from tests.parts import STRICT
 
+# The running product (central + demo gateways) for end-to-end tests: the `product` fixture.
+pytest_plugins = ["tests.product"]
+
 # Every DICOM object the product writes must be valid: make pydicom refuse to write anything else.
 pydicom_config.settings.writing_validation_mode = pydicom_config.RAISE
 

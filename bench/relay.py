@@ -1,0 +1,163 @@
+"""Relay benchmark: one viewer scrolling the demo CT through central, beside Orthanc's /rendered.
+
+Starts the real product (daphne + the demo gateway over a folder PACS with a 300-slice synthetic
+CT) on loopback, signs in as the demo annotator, opens a Secure Access session and scrolls:
+
+- sequential: request → frame → ack → next, giving request→frame latency (p50/p95), cold (the
+  site is still fetching and decoding) and warm;
+- pipelined: up to 4 requests in flight (what the viewer does while scrolling), giving sustained
+  frames/s;
+
+and the same 300 slices from a fresh Orthanc's ``/instances/{id}/frames/0/rendered`` in the same
+run, one keep-alive HTTP client, sequential. Prints figures; asserts nothing about speed.
+
+    python bench/relay.py [--slices 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from tests.e2e.client import Viewer, open_viewer, signed_in  # noqa: E402
+from tests.product import Product, start_product  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, latencies_ms: list[float], wall_s: float) -> None:
+    print(
+        f"{name:<44} n={len(latencies_ms):4d}  p50={pct(latencies_ms, 0.5):7.2f} ms  "
+        f"p95={pct(latencies_ms, 0.95):7.2f} ms  mean={statistics.fmean(latencies_ms):7.2f} ms  "
+        f"{len(latencies_ms) / wall_s:7.1f} frames/s"
+    )
+
+
+async def sequential(
+    viewer: Viewer, series: str, count: int, quality: str, seq0: int
+) -> tuple[list[float], float]:
+    latencies = []
+    started = time.perf_counter()
+    for i in range(count):
+        t0 = time.perf_counter()
+        seq = seq0 + i
+        await viewer.send(
+            {"type": "frame.request", "seq": seq, "series": series, "index": i, "quality": quality}
+        )
+        await viewer.next_frame(seq, timeout=120)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        viewer.frames.clear()
+    return latencies, time.perf_counter() - started
+
+
+async def pipelined(
+    viewer: Viewer, series: str, count: int, seq0: int, depth: int = 4
+) -> tuple[list[float], float]:
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    started = time.perf_counter()
+    next_index = 0
+    while len(latencies) < count:
+        while next_index < count and len(sent) < depth:
+            seq = seq0 + next_index
+            sent[seq] = time.perf_counter()
+            await viewer.send(
+                {
+                    "type": "frame.request",
+                    "seq": seq,
+                    "series": series,
+                    "index": next_index,
+                    "quality": "preview",
+                }
+            )
+            next_index += 1
+        seq = min(sent)
+        await viewer.next_frame(seq, timeout=120)
+        latencies.append((time.perf_counter() - sent.pop(seq)) * 1000)
+        viewer.frames = [f for f in viewer.frames if f[0].get("seq") not in (seq,)]
+    return latencies, time.perf_counter() - started
+
+
+async def bench_relay(product: Product) -> None:
+    http = signed_in(product, "annotator")
+    tasks = http.get(f"{product.url}/api/tasks/?assignee=me", timeout=10).json()["results"]
+    task = next(t for t in tasks if t["site_name"] == "Demo Hospital")
+    viewer = await open_viewer(product, http, task["id"])
+    series = task["series_handle"]
+    await viewer.send({"type": "series.info", "seq": 1, "series": series})
+    info = await viewer.next_text("series.info", timeout=120)
+    slices = int(info["slices"])
+    print(
+        f"series: {slices} slices {info.get('rows')}×{info.get('columns')} via central on loopback"
+    )
+    cold, wall = await sequential(viewer, series, slices, "preview", 1000)
+    report("relay, JPEG preview, sequential, cold", cold, wall)
+    warm, wall = await sequential(viewer, series, slices, "preview", 2000)
+    report("relay, JPEG preview, sequential, warm", warm, wall)
+    lossless, wall = await sequential(viewer, series, slices, "lossless", 3000)
+    report("relay, PNG lossless, sequential, warm", lossless, wall)
+    piped, wall = await pipelined(viewer, series, slices, 4000)
+    report("relay, JPEG preview, 4 in flight, warm", piped, wall)
+    await viewer.ws.close()
+
+
+def bench_orthanc(product: Product, workdir: Path) -> None:
+    from tests.site_gateway.orthanc import start_orthanc
+
+    binary = "/usr/sbin/Orthanc"
+    if not Path(binary).exists():
+        print("Orthanc: not installed (apt-get install orthanc) — no comparison")
+        return
+    server = start_orthanc(binary, workdir / "orthanc", modalities={})
+    try:
+        files = sorted((product.var_dir / "demo" / "demo-site" / "pacs" / "ct").glob("*"))
+        server.upload(files)
+        http = requests.Session()
+        ids = http.get(f"{server.http_url}/instances", timeout=30).json()
+        for label in ("cold", "warm"):
+            latencies = []
+            started = time.perf_counter()
+            for instance in ids:
+                t0 = time.perf_counter()
+                reply = http.get(
+                    f"{server.http_url}/instances/{instance}/frames/0/rendered", timeout=30
+                )
+                reply.raise_for_status()
+                latencies.append((time.perf_counter() - t0) * 1000)
+            report(
+                f"Orthanc /rendered, sequential, {label}", latencies, time.perf_counter() - started
+            )
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--slices", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rhino-bench-relay-") as tmp:
+        started = time.perf_counter()
+        product = start_product(Path(tmp), slices=args.slices)
+        print(f"product up in {time.perf_counter() - started:.1f} s")
+        try:
+            asyncio.run(bench_relay(product))
+            bench_orthanc(product, Path(tmp))
+        finally:
+            product.close()
+
+
+if __name__ == "__main__":
+    main()
