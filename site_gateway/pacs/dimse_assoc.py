@@ -26,6 +26,7 @@ from pynetdicom import AE, build_context, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     BasicTextSRStorage,
+    Comprehensive3DSRStorage,
     ComprehensiveSRStorage,
     ComputedRadiographyImageStorage,
     CTImageStorage,
@@ -86,6 +87,7 @@ NON_IMAGE_CLASSES = [
     BasicTextSRStorage,
     EnhancedSRStorage,
     ComprehensiveSRStorage,
+    Comprehensive3DSRStorage,  # the write-back SR (imaging/dicom_out), read back on reopen
     KeyObjectSelectionDocumentStorage,
     GrayscaleSoftcopyPresentationStateStorage,
 ]

@@ -72,6 +72,19 @@ async def test_sr_seg_and_kos_are_accepted_by_orthanc_once(
                 ]
                 assert content.document_title is not None
                 assert content.document_title[0] == "113000"
+        # A gateway with an empty store reads the task back from Orthanc (C-GET / WADO-RS).
+        fresh = LabelService(
+            LabelStore(tmp_path / "fresh.sqlite", site=SITE), pacs, lookup, run_worker=False
+        )
+        try:
+            found = await fresh.load(grant)
+        finally:
+            await fresh.aclose()
+        assert found is not None
+        loaded, revision = found
+        assert revision == saved.revision
+        tools = sorted(a["tool"] for a in loaded["annotations"])
+        assert tools == sorted(a["tool"] for a in every_kind(handle))
     finally:
         await service.aclose()
         await pacs.aclose()
