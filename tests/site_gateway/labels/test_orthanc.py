@@ -77,11 +77,11 @@ async def test_sr_seg_and_kos_are_accepted_by_orthanc_once(
             LabelStore(tmp_path / "fresh.sqlite", site=SITE), pacs, lookup, run_worker=False
         )
         try:
-            found = await fresh.load(grant)
+            reopened = await fresh.load(grant)
         finally:
             await fresh.aclose()
-        assert found is not None
-        loaded, revision = found
+        assert reopened is not None
+        loaded, revision = reopened
         assert revision == saved.revision
         tools = sorted(a["tool"] for a in loaded["annotations"])
         assert tools == sorted(a["tool"] for a in every_kind(handle))
