@@ -5,6 +5,7 @@ reload, undo/redo, submit; and frame timing measured in the browser."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,16 @@ try:  # the lead's fixture, when it exists, is the real product (demo gateway ov
 except ImportError:
 
     @pytest.fixture(scope="session")
-    def product(viewer_product: dict[str, Any]) -> dict[str, Any]:
-        return viewer_product
+    def product(request: pytest.FixtureRequest) -> dict[str, Any]:
+        # RHINO_VIEWER_URL: run against a product someone started (`make run`); its site store is
+        # not readable from here, so the store check is left to the fixture-started product.
+        url = os.environ.get("RHINO_VIEWER_URL")
+        if url:
+            password = os.environ["RHINO_VIEWER_PASSWORD"]
+            names = ("annotator", "annotator2", "lead", "admin")
+            return {"url": url, "users": dict.fromkeys(names, password), "site_labels": None}
+        started: dict[str, Any] = request.getfixturevalue("viewer_product")
+        return started
 
 
 __all__ = ["product", "viewer_product"]
@@ -137,8 +146,6 @@ def test_annotator_views_draws_saves_reloads_and_submits(
     before = centre_pixels(page)
     drag(page, (cx, cy), (cx + 120, cy + 80), button="right")
     wait_lossless(page)
-    page.wait_for_function("(b) => { const c = document.getElementById('image-canvas');"
-                           " return true; }", arg=before)  # fmt: skip
     after = centre_pixels(page)
     assert after != before
 
@@ -167,9 +174,12 @@ def test_annotator_views_draws_saves_reloads_and_submits(
     page.get_by_role("button", name="Save").click()
     status = page.get_by_role("status").filter(has_text="Saved at site")
     status.or_(page.get_by_role("status").filter(has_text="Stored in PACS")).first.wait_for()
-    stored = product["site_labels"](task_id)
-    assert stored is not None
-    document = stored["document"]
+    if product.get("site_labels") is not None:
+        stored = product["site_labels"](task_id)
+        assert stored is not None
+        document = stored["document"]
+    else:
+        document = {"task": task_id, "annotations": page.evaluate("window.rhinoViewer.document")}
     assert document["task"] == task_id
     by_tool = {a["tool"]: a for a in document["annotations"]}
     assert set(by_tool) == {"rectangle", "brush"}

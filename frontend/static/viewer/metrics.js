@@ -1,6 +1,8 @@
 // Read-only figures for tests and support: frames painted (with times), save state, current slice.
 // Nothing here carries pixel data or DICOM strings.
 
+import { buildDocument } from "./document.js";
+
 /**
  * @param {{bus: import("./bus.js").Bus, store: import("./annotations.js").AnnotationStore,
  *   saver: import("./save.js").Saver, view: {index:number, plane:string},
@@ -23,6 +25,11 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount }) {
     },
     get annotations() {
       return store.all().map((a) => ({ uid: a.uid, tool: a.tool, label: a.label, frame: a.frame }));
+    },
+    /** The annotations as a label document would carry them. */
+    get document() {
+      return buildDocument({ task: 0, schemaVersion: 0, baseRevision: null, annotations: store.all() })
+        .annotations;
     },
     get saveState() {
       return saver.status.dataset.state ?? "";
