@@ -1,8 +1,9 @@
 """The staff console pages (issue 9): audit log browser, exports, chain status, live sessions.
 
 Each page view of the log records one ``audit.read`` event and each export one ``audit.export``
-event, detail = the filter used. Reading a page that fails validation records nothing (nothing was
-read). Pages are server-rendered; data reaches the browser through json_script and data-* only.
+event, detail = the filter used; a refused filter is one such event with a failure outcome, and a
+user without console rights gets a 404 recorded as access.denied (docs/audit.md). Pages are
+server-rendered; data reaches the browser through json_script and data-* attributes only.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _nav(request: HttpRequest, access: ConsoleAccess, current: str) -> list[dict[str, Any]]:
+def _nav(current: str) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
@@ -143,7 +144,7 @@ def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit
     context: dict[str, Any] = {
         "access": access,
         "view": audit_view,
-        "nav": _nav(request, access, view),
+        "nav": _nav(view),
         "action_choices": [
             (value, label)
             for value, label in ACTION_CHOICES
@@ -264,7 +265,7 @@ def sessions(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     ]
     context = {
         "access": access,
-        "nav": _nav(request, access, "sessions"),
+        "nav": _nav("sessions"),
         "sessions": rows,
         "revoke_url_template": "/api/sessions/{id}/revoke/",
     }
