@@ -37,7 +37,7 @@ from site_gateway.protocol import (
     ProtocolError,
     decode,
 )
-from site_gateway.sessions import AttachRefusedError, SessionManager
+from site_gateway.session_manager import AttachRefusedError, SessionManager
 
 log = logging.getLogger("site_gateway.link")
 GATEWAY_VERSION: Final = "0.1.0"

@@ -25,7 +25,8 @@ from site_gateway.pacs import Pacs, PacsError, open_pacs
 from site_gateway.render_service import RenderService, new_memory_cache
 from site_gateway.retrieval import Retriever
 from site_gateway.series_source import FindOnce, SeriesSource
-from site_gateway.sessions import DataLink, SessionManager, SessionServices
+from site_gateway.session_manager import SessionManager
+from site_gateway.sessions import DataLink, SessionServices
 from site_gateway.site_audit import SiteAudit
 
 log = logging.getLogger("site_gateway.service")

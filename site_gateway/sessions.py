@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pydicom
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from imaging import Frame, HandleKind, ImagingError, Window, series_summary
-from site_gateway.grants import Grant, GrantError, ReplayGuard, verify_grant
+from site_gateway.grants import Grant
 from site_gateway.protocol import (
     BROWSER_TO_GATEWAY,
     CloseCode,
@@ -208,6 +207,11 @@ class Session:
             err = request_error(exc)
             await self.send_error(err.code, err.message, seq)
             return
+        except Exception:
+            # A bug, not a bad input: say so to the viewer (every request gets an answer).
+            log.exception("session %s: series.info for %s failed", self.id, series)
+            await self.send_error(ErrorCode.INTERNAL, "the gateway failed on this request", seq)
+            return
         await self.send_json({"type": MessageType.SERIES_INFO, "seq": seq, **info})
         if watch and series not in self._watching:
             self._watching.add(series)
@@ -338,6 +342,12 @@ class Session:
             log.warning("session %s: image error %s on %s", self.id, exc.code, describe(request))
             await self.send_error(ErrorCode.IMAGE_ERROR, f"cannot render: {exc.code}", request.seq)
             return
+        except Exception:
+            log.exception("session %s: %s failed", self.id, describe(request))
+            await self.send_error(
+                ErrorCode.INTERNAL, "the gateway failed on this request", request.seq
+            )
+            return
         header = {
             "type": "frame",
             "seq": request.seq,
@@ -424,124 +434,3 @@ def _window(request: FrameRequest) -> Window | None:
 
 def describe(request: FrameRequest) -> str:
     return f"{request.series}[{request.plane} {request.index}]"
-
-
-class AttachRefusedError(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class SessionManager:
-    """Verifies grants, opens data links, runs sessions until they close, revoke or expire."""
-
-    def __init__(
-        self,
-        *,
-        site: str,
-        central_key: Ed25519PublicKey,
-        serves_project: Callable[[str], bool],
-        services: SessionServices,
-        open_data_link: Callable[[str], Awaitable[DataLink]],
-        replay: ReplayGuard | None = None,
-    ) -> None:
-        self._site = site
-        self._central_key = central_key
-        self._serves_project = serves_project
-        self.services = services
-        self._open_data_link = open_data_link
-        self._replay = replay or ReplayGuard()
-        self.sessions: dict[str, Session] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def check_grant(self, session_id: str, token: object) -> Grant:
-        """Signature, validity, site, single use, then the site's own policy; ``AttachRefusedError``."""
-        try:
-            grant = verify_grant(
-                token,  # type: ignore[arg-type]  # verify_grant checks the type itself
-                central_key=self._central_key,
-                site=self._site,
-                replay=self._replay,
-                now=self.services.clock(),
-            )
-        except GrantError as exc:
-            raise AttachRefusedError(exc.code, exc.message) from None
-        if grant.session != session_id:
-            raise AttachRefusedError(ErrorCode.GRANT_INVALID, "the grant is for another session")
-        if not self._serves_project(grant.project):
-            raise AttachRefusedError(
-                ErrorCode.POLICY_REFUSED, "this site does not serve that project"
-            )
-        return grant
-
-    async def attach(self, session_id: str, token: object) -> Session:
-        try:
-            grant = self.check_grant(session_id, token)
-        except AttachRefusedError as exc:
-            log.warning("session %s refused: %s", session_id[:64], exc.code)
-            await self.services.audit.record_now(
-                AuditKind.SESSION_REFUSED, session=session_id[:64], code=exc.code
-            )
-            raise
-        previous = self.sessions.pop(session_id, None)
-        if previous is not None:  # central re-attached (it restarted): the new link wins
-            await previous.close(CloseCode.REPLACED, "re-attached")
-        link = await self._open_data_link(session_id)
-        session = Session(grant, link, self.services)
-        self.sessions[session_id] = session
-        await self.services.audit.record_now(
-            AuditKind.SESSION_OPENED,
-            session=session_id,
-            user=grant.user,
-            role=grant.role,
-            task=grant.task,
-            project=grant.project,
-            series=list(grant.series),
-            actions=sorted(grant.actions),
-            grant=grant.nonce,
-            expires=grant.expires_at,
-        )
-        task = asyncio.create_task(self._run(session), name=f"session-{session_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return session
-
-    async def _run(self, session: Session) -> None:
-        delay = max(session.grant.expires_at - self.services.clock(), 0.0)
-        expiry = asyncio.get_running_loop().call_later(
-            delay,
-            lambda: asyncio.ensure_future(
-                session.close(CloseCode.EXPIRED, "the session's grant has expired")
-            ),
-        )
-        try:
-            await session.serve()
-        except Exception as exc:
-            log.info("session %s ended: %s", session.id, type(exc).__name__)
-        finally:
-            expiry.cancel()
-            if self.sessions.get(session.id) is session:
-                del self.sessions[session.id]
-            self.services.audit.record(
-                AuditKind.SESSION_CLOSED,
-                session=session.id,
-                user=session.grant.user,
-                grant=session.grant.nonce,
-                frames=session.frames_served,
-            )
-
-    async def revoke(self, session_id: str) -> bool:
-        session = self.sessions.get(session_id)
-        if session is None:
-            return False
-        await session.close(CloseCode.FORBIDDEN, "revoked")
-        return True
-
-    async def aclose(self) -> None:
-        for session in list(self.sessions.values()):
-            await session.close(CloseCode.GOING_AWAY, "gateway stopping")
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)

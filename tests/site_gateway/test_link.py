@@ -170,6 +170,15 @@ async def test_a_refused_grant_opens_nothing(
     assert not env.gateway.manager.sessions
 
 
+async def test_a_session_id_that_is_not_a_plain_id_is_refused(
+    env: GatewayEnv, demo: DemoData
+) -> None:
+    session = "../../admin"
+    await env.central.attach(session, env.central.grant(session, [ct_handle(env, demo)]))
+    assert (await env.central.control_message())["code"] == "grant_invalid"
+    assert not env.gateway.manager.sessions
+
+
 async def test_a_replayed_grant_is_refused(env: GatewayEnv, demo: DemoData) -> None:
     series = ct_handle(env, demo)
     session = new_session()
