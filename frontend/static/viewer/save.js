@@ -22,6 +22,7 @@ export class Saver {
     this.editable = editable;
     /** @type {number|undefined} */
     this.loadRetry = undefined;
+    this.loadAttempts = 0;
     this.bus = bus;
     this.store = store;
     this.connection = connection;
@@ -135,7 +136,9 @@ export class Saver {
           this.show("No labels saved yet", "loaded");
         } else {
           this.show(`Labels could not be loaded: ${String(m.message)}`, "failed");
-          this.loadRetry = window.setTimeout(() => this.load(), 3000);
+          this.loadAttempts += 1;
+          const wait = Math.min(30_000, 1000 * 2 ** this.loadAttempts);
+          this.loadRetry = window.setTimeout(() => this.load(), wait);
         }
       }
     }
