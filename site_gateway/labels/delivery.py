@@ -108,8 +108,10 @@ class DeliveryWorker:
 
     async def _wait(self, seconds: float) -> None:
         self._wake.clear()
+        # asyncio.timeout, not wait_for: see link.py (a cancellation must not be swallowed).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
+            async with asyncio.timeout(max(seconds, 0.0)):
+                await self._wake.wait()
 
     async def step(self) -> float | None:
         """Deliver one due row. None if one was handled, else how long to wait for the next."""
@@ -137,7 +139,8 @@ class DeliveryWorker:
                 return
         try:
             dataset = pydicom.dcmread(io.BytesIO(data))
-            await asyncio.wait_for(self.pacs.store(dataset), self.policy.store_timeout)
+            async with asyncio.timeout(self.policy.store_timeout):
+                await self.pacs.store(dataset)
         except PacsError as exc:
             if exc.status_class is StatusClass.RETRYABLE:
                 await self._retry(row, f"{exc.code}: {exc.message}")

@@ -61,6 +61,7 @@ class LabelService:
         policy: RetryPolicy | None = None,
         limits: LabelLimits | None = None,
         send_control: ControlSender | None = None,
+        link_generation: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.time,
         run_worker: bool = True,
     ) -> None:
@@ -69,6 +70,10 @@ class LabelService:
         self.lookup = lookup
         self.limits = limits or LabelLimits()
         self.send_control = send_control
+        # Bumps on every (re)connect of the control link: a new central connection may have
+        # missed reports sent just before the old one dropped, so everything is told again.
+        self._link_generation = link_generation
+        self._generation: int | None = None
         self._clock = clock
         self._run_worker = run_worker
         self.worker = DeliveryWorker(
@@ -223,6 +228,11 @@ class LabelService:
         """Send ``task.labels`` for every task whose latest state central has not heard."""
         if self.send_control is None:
             return 0
+        if self._link_generation is not None:
+            generation = self._link_generation()
+            if generation != self._generation:
+                self._generation = generation
+                await asyncio.to_thread(self.store.forget_reports)
         sent = 0
         for revision in await asyncio.to_thread(self.store.unreported):
             assert revision.task is not None
@@ -250,7 +260,8 @@ class LabelService:
             except Exception:
                 log.exception("reporting label states to central failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._report.wait(), REPORT_INTERVAL)
+                async with asyncio.timeout(REPORT_INTERVAL):
+                    await self._report.wait()
 
     # -- the lead's series selections (KOS) ----------------------------------------------------
 

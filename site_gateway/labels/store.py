@@ -274,6 +274,11 @@ class LabelStore:
                 (state.value, subject, revision),
             )
 
+    def forget_reports(self) -> None:
+        """Report every task's latest state again (central ignores what it already has)."""
+        with self.lock:
+            self.db.execute("UPDATE revisions SET reported = NULL WHERE reported IS NOT NULL")
+
     # -- reads ---------------------------------------------------------------------------------
 
     def revision(self, subject: str, revision: int) -> Revision:

@@ -172,3 +172,26 @@ async def test_the_worker_reports_states_to_sessions_that_asked(
 
 def test_fast_policy_is_fast() -> None:
     assert FAST.cap < 1
+
+
+async def test_reports_wait_for_the_link_and_are_repeated_after_a_reconnect(
+    service: LabelService, grant: Grant, handle: str, reports: Reports
+) -> None:
+    generation = [1]
+    service._link_generation = lambda: generation[0]
+    reports.up = False
+    saved = await service.save(grant, document(every_kind(handle)[:2]))
+    assert await service.report_pending() == 0
+    reports.up = True
+    assert await service.report_pending() == 1
+    assert reports.messages[-1]["state"] == "saved_at_site"
+    assert await service.report_pending() == 0  # nothing new
+    await service.worker.run_until_idle()
+    assert await service.report_pending() == 1
+    assert reports.messages[-1]["state"] == "stored_in_pacs"
+    generation[0] += 1  # the control link reconnected
+    assert await service.report_pending() == 1
+    assert reports.messages[-1] == {
+        "type": "task.labels", "task": 12, "revision": saved.revision,
+        "state": "stored_in_pacs", "count": 2, "content_hash": saved.content_hash,
+    }  # fmt: skip
