@@ -138,34 +138,58 @@ class Session:
                 "actions": sorted(self.grant.actions),
             }
         )
+        labels: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._spawn(self._label_worker(labels))
         try:
             while not self.closed:
-                raw = await self.link.recv()
-                await self.dispatch(raw)
+                message = await self.admit(await self.link.recv())
+                if message is None:
+                    continue
+                if message["type"] in LABEL_HANDLERS:
+                    # Labels may wait on the PACS (validation against the series): they run in
+                    # order in their own task so frames never queue behind them.
+                    labels.put_nowait(message)
+                else:
+                    await self.handle(message)
         finally:
             await self.stop()
 
+    async def _label_worker(self, labels: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            await self.handle(await labels.get())
+
     async def dispatch(self, raw: str | bytes) -> None:
+        """Check and handle one message inline (``serve`` queues label messages instead)."""
+        message = await self.admit(raw)
+        if message is not None:
+            await self.handle(message)
+
+    async def admit(self, raw: str | bytes) -> dict[str, Any] | None:
+        """The message if this session may send it now; else answer it and return None."""
         if self.services.clock() >= self.grant.expires_at:
             await self.close(CloseCode.EXPIRED, "the session's grant has expired")
-            return
+            return None
         if isinstance(raw, bytes):
             await self.send_error(ErrorCode.BAD_MESSAGE, "the gateway takes text messages only")
-            return
+            return None
         try:
             message = decode(raw)
         except ProtocolError as exc:
             await self.send_error(exc.code, exc.message)
-            return
+            return None
         kind = message["type"]
         seq = message.get("seq")
         needed = BROWSER_TO_GATEWAY.get(kind)
         if needed is None:
             await self.send_error(ErrorCode.NOT_ALLOWED, f"{kind} is not a request", seq)
-            return
+            return None
         if not needed & self.grant.actions:
             await self.send_error(ErrorCode.NOT_ALLOWED, f"the grant does not allow {kind}", seq)
-            return
+            return None
+        return message
+
+    async def handle(self, message: Mapping[str, Any]) -> None:
+        kind, seq = message["type"], message.get("seq")
         try:
             if kind == MessageType.PING:
                 await self.send_json({"type": MessageType.PONG, "seq": seq})

@@ -6,8 +6,9 @@ import asyncio
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,7 +16,8 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 
 from site_gateway import site_audit
-from site_gateway.protocol import Action
+from site_gateway.protocol import Action, MessageType
+from site_gateway.sessions import LABEL_HANDLERS, Session
 from tests.site_gateway.conftest import DemoData
 from tests.site_gateway.gateway_env import GatewayEnv, gateway_env
 
@@ -259,3 +261,26 @@ async def test_central_refusing_to_prove_itself_gets_no_answer(
         await asyncio.sleep(0.05)
     assert env.central.auth_failures
     assert not env.central.control_ready.is_set()
+
+
+async def test_a_slow_label_handler_does_not_hold_up_frames(
+    env: GatewayEnv, demo: DemoData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+    order: list[int] = []
+
+    async def slow_save(session: Session, message: Mapping[str, Any]) -> None:
+        await release.wait()  # e.g. validating against a series the PACS is slow to send
+        order.append(message["seq"])
+        await session.send_json({"type": "label.saved", "seq": message["seq"], "revision": 1})
+
+    monkeypatch.setitem(LABEL_HANDLERS, MessageType.LABEL_SAVE, slow_save)
+    series = ct_handle(env, demo)
+    link = await env.central.open_session(new_session(), [series])
+    for seq in (1, 2):
+        await link.send({"type": "label.save", "seq": seq, "document": {}})
+    header, _ = await link.request_frame(series, 0, quality="preview")
+    assert header["index"] == 0 and not order
+    release.set()
+    assert (await link.reply_to(1))["type"] == "label.saved"
+    assert (await link.reply_to(2))["type"] == "label.saved" and order == [1, 2]
