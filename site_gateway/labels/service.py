@@ -128,6 +128,12 @@ class LabelService:
                 session, ErrorCode.LABEL_CONFLICT, f"revision {exc.latest} was saved since", seq
             )
             return
+        except Exception:
+            # The labels' one translation point to the wire: the save was not acknowledged, so
+            # the viewer keeps its copy and says "not saved" (disk full, store locked…).
+            log.exception("label.save of task %s failed", session.grant.task)
+            await self._send_error(session, ErrorCode.INTERNAL, "the site could not store", seq)
+            return
         await session.send_json(
             {"type": MessageType.LABEL_SAVED, "seq": seq, "revision": revision.revision}
         )
@@ -168,7 +174,12 @@ class LabelService:
     async def label_load(self, session: Session, message: Mapping[str, Any]) -> None:
         seq = _seq(message)
         self._watch(session)
-        found = await self.load(session.grant)
+        try:
+            found = await self.load(session.grant)
+        except Exception:
+            log.exception("label.load of task %s failed", session.grant.task)
+            await self._send_error(session, ErrorCode.INTERNAL, "the site could not load", seq)
+            return
         if found is None:
             await self._send_error(session, ErrorCode.NOT_FOUND, "no labels saved yet", seq)
             return
