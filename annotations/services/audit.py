@@ -203,10 +203,11 @@ def audit_verify_chain(
     ``after`` proves the whole log.
 
     Speed (issue 9: 10^6 events in under a minute on 2 cores): on PostgreSQL rows come from one
-    server-side cursor without ORM conversion (the ORM path cost ~38 µs a row), and the canonical
-    JSON encoder and the keyed HMAC state are built once per walk instead of once per event. The
-    bytes are exactly ``canonical_content`` and ``chain_mac`` (json.dumps is this encoder;
-    tests/annotations/console/test_chain.py checks it against them).
+    server-side cursor without ORM conversion (the ORM path cost ~38 µs a row), each distinct
+    detail is encoded once, the JSON array is written field by field with json's own string
+    escaper, and the keyed HMAC state is built once per walk. The bytes are exactly
+    ``canonical_content`` and ``chain_mac`` (tests/annotations/console/test_chain.py records
+    arbitrary events and verifies them on both databases).
     """
     from django.db import connection
 
@@ -221,6 +222,7 @@ def audit_verify_chain(
         expected_seq, prev_mac, count = resume_seq + 1, resume_mac, resume_seq
 
     encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+    esc = json.encoder.encode_basestring_ascii
     keyed = hmac.new(_key(), digestmod=hashlib.sha256)
     # Many events share a detail ({} or {"from": …, "to": …}): encode each distinct text once.
     detail_json: dict[str, str] = {}
@@ -269,13 +271,16 @@ def audit_verify_chain(
             return ChainReport(
                 seq - 1, count, seq, f"event #{seq} does not link to event #{seq - 1}"
             )
-        # canonical_content(): the compact, key-sorted JSON array; the detail (last item) is
-        # spliced in already encoded, which is byte-for-byte what encoding the whole list gives.
-        head_json = encode(
-            [seq, stamp, actor_id, actor_name, action, outcome, object_type, object_id,
-             project_id, site_id, source_address]
-        )  # fmt: skip
-        content = f"{head_json[:-1]},{detail}]".encode()
+        # canonical_content(): the compact JSON array, written out field by field with the very
+        # function json.dumps(ensure_ascii=True) uses for strings, ints as int.__repr__ and None as
+        # null — the same bytes, without the encoder's per-call overhead (~3 µs instead of ~8).
+        # The detail (last item) arrives already encoded with sort_keys.
+        content = (
+            f"[{seq},{esc(stamp)},{'null' if actor_id is None else actor_id},{esc(actor_name)},"
+            f"{esc(action)},{outcome},{esc(object_type)},{esc(object_id)},"
+            f"{'null' if project_id is None else project_id},"
+            f"{'null' if site_id is None else site_id},{esc(source_address)},{detail}]"
+        ).encode()
         state = keyed.copy()
         state.update(prev_mac.encode() + b"\n" + content)
         if not hmac.compare_digest(state.hexdigest(), mac):
