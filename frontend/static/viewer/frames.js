@@ -34,6 +34,7 @@ export class FrameScheduler {
     /** @type {?Want} a request waiting for a free slot */
     this.queued = null;
     this.newestPaintedSeq = 0;
+    this.lastSentSeq = 0;
     /** @type {Map<string, ImageBitmap>} LRU of decoded frames */
     this.cache = new Map();
     /** @type {number|undefined} */
@@ -77,6 +78,8 @@ export class FrameScheduler {
     if (hit) {
       const key = keyOf(plane, index, window, lossless ? Quality.LOSSLESS : quality);
       this.touch(key, hit);
+      // Answers to earlier requests are older than what is now on screen.
+      this.newestPaintedSeq = this.lastSentSeq;
       this.show(hit, { index, plane, window, quality: lossless ? Quality.LOSSLESS : quality }, key);
       if (lossless || quality === Quality.PREVIEW) return;
     }
@@ -101,6 +104,7 @@ export class FrameScheduler {
       quality: want.quality, window: want.window, size: null,
     });
     this.inFlight.set(seq, keyOf(want.plane, want.index, want.window, want.quality));
+    this.lastSentSeq = seq;
   }
 
   pump() {
