@@ -280,6 +280,11 @@ window.addEventListener("keydown", (e) => {
   else if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.altKey) applyPreset(Number(e.key));
   else if ((e.key === "+" || e.key === "=") && !e.ctrlKey) viewport.zoomBy(1.25);
   else if (e.key === "-" && !e.ctrlKey) viewport.zoomBy(0.8);
+  else if (e.key === "[" || e.key === "]") {
+    toolContext.brushSize = Math.max(1, Math.min(80, toolContext.brushSize + (e.key === "]" ? 2 : -2)));
+    brushSize.value = String(toolContext.brushSize);
+    viewport.invalidate();
+  }
   else {
     const command = shortcuts.match(e);
     if (!command) return;

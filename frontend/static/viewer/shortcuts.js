@@ -38,7 +38,7 @@ export const COMMANDS = Object.freeze({
 export const FIXED_KEYS = Object.freeze([
   ["↑ ↓ / wheel", "Previous / next slice"], ["PageUp / PageDown", "10 slices"],
   ["Home / End", "First / last slice"], ["1 … 9", "Window presets"], ["0", "Default window"],
-  ["+ / −", "Zoom"], ["Right-drag", "Window/level"], ["Middle-drag", "Pan"], ["Esc", "Cancel"],
+  ["+ / −", "Zoom"], ["[ / ]", "Brush size"], ["Right-drag", "Window/level"], ["Middle-drag", "Pan"], ["Esc", "Cancel"],
 ]);
 
 /** Normalised key name of an event: "Ctrl+z", "Shift+c", "?", "PageUp". @param {KeyboardEvent} e */
