@@ -195,3 +195,17 @@ async def test_reports_wait_for_the_link_and_are_repeated_after_a_reconnect(
         "type": "task.labels", "task": 12, "revision": saved.revision,
         "state": "stored_in_pacs", "count": 2, "content_hash": saved.content_hash,
     }  # fmt: skip
+
+
+async def test_an_object_that_cannot_be_built_is_a_dead_letter_with_its_reason(
+    service: LabelService, grant: Grant, handle: str
+) -> None:
+    saved = await service.save(grant, document(every_kind(handle)[:2]))
+    with service.store.lock:
+        service.store.db.execute("DELETE FROM sources")  # the headers it needs are gone
+    await service.worker.run_until_idle()
+    (dead,) = Outbox(service.store.db, service.store.lock).dead_letters()
+    assert dead["reason"].startswith("build_failed:KeyError")
+    revision = service.store.revision("task/12", saved.revision)
+    assert revision.state is LabelState.FAILED
+    assert revision.reason == dead["reason"]
