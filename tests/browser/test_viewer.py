@@ -318,3 +318,75 @@ def test_lead_views_read_only(page: Page, product: dict[str, Any]) -> None:
     assert page.evaluate("window.rhinoViewer.annotations") == []
     page.get_by_text("This task is read-only here.").wait_for()
     assert console == []
+
+
+def test_every_drawing_tool_and_edit(page: Page, product: dict[str, Any]) -> None:
+    """Ellipse, polygon, freehand, point, length, angle, classification; select, move, delete,
+    copy to the next slice, eraser — all in image coordinates, all undoable."""
+    sign_in(page, product["url"], "annotator", product["users"]["annotator"])
+    console = watch_console(page)
+    open_first_task(page, product)
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.locator("#overlay-canvas").focus()
+
+    def tools() -> list[str]:
+        return sorted(a["tool"] for a in page.evaluate("window.rhinoViewer.annotations"))
+
+    page.keyboard.press("e")
+    drag(page, (cx - 150, cy - 100), (cx - 90, cy - 50))
+    page.keyboard.press("p")
+    for dx, dy in ((0, 0), (60, 0), (60, 50), (0, 50)):
+        page.mouse.click(cx + dx, cy + dy)
+    page.keyboard.press("Enter")
+    page.keyboard.press("f")
+    page.mouse.move(cx - 100, cy + 60)
+    page.mouse.down()
+    for i in range(12):
+        page.mouse.move(cx - 100 + 5 * i, cy + 60 + (i % 4) * 6)
+    page.mouse.up()
+    page.keyboard.press("t")
+    page.mouse.click(cx + 120, cy - 120)
+    page.keyboard.press("l")
+    drag(page, (cx + 100, cy + 100), (cx + 160, cy + 100))
+    page.keyboard.press("a")
+    for dx, dy in ((150, -40), (100, -40), (100, 10)):
+        page.mouse.click(cx + dx, cy + dy)
+    assert tools() == ["angle", "ellipse", "freehand", "length", "point", "polygon"]
+    measured = {a["tool"]: a["measurement"] for a in page.evaluate("window.rhinoViewer.document")
+                if "measurement" in a}  # fmt: skip
+    assert measured["length"]["unit"] == "mm" and measured["length"]["value"] > 1
+    assert measured["angle"]["unit"] == "deg" and 80 < measured["angle"]["value"] < 100
+
+    # Classification at study level from the dialog.
+    page.keyboard.press("c")
+    dialog = page.get_by_role("dialog", name="Classify")
+    dialog.get_by_label("Level").select_option("study")
+    dialog.get_by_role("button", name="Add classification").click()
+    dialog.get_by_role("button", name="Close").click()
+    assert "classification" in tools()
+
+    # Select the point, move it, copy it to the next slice, delete it here; undo all of that.
+    page.keyboard.press("v")
+    page.mouse.click(cx + 120, cy - 120)
+    drag(page, (cx + 120, cy - 120), (cx + 130, cy - 110))
+    page.keyboard.press("Shift+C")
+    assert tools().count("point") == 2
+    page.keyboard.press("Delete")
+    assert tools().count("point") == 1
+    for _ in range(3):
+        page.keyboard.press("Control+z")
+    assert tools().count("point") == 1  # back to the one point, before the copy and the move
+
+    # Brush, then the eraser wipes it out: an emptied mask is no annotation.
+    page.keyboard.press("b")
+    page.keyboard.press("]")
+    drag(page, (cx - 40, cy - 150), (cx - 30, cy - 150))
+    assert "brush" in tools()
+    page.keyboard.press("x")
+    for _ in range(3):
+        page.keyboard.press("]")
+    drag(page, (cx - 60, cy - 150), (cx - 10, cy - 150))
+    assert "brush" not in tools()
+    assert console == []
