@@ -32,7 +32,7 @@ def _all_strings(ds: Dataset, *, uids: bool = True) -> list[str]:
         out.append(str(elem.value))
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
-        out.extend(str(e.value) for e in meta if e.VR not in ("OB",))
+        out.extend(str(e.value) for e in meta if e.VR != "OB" and (uids or e.VR != "UI"))
     return out
 
 
