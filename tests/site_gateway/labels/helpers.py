@@ -72,11 +72,12 @@ class StaticLookup:
         items = self.series.get(series)
         if items is None:
             raise SourceError("source_unavailable", "no such series")
-        if not 0 <= index < len(items):
+        frames = _frames(items)
+        if not 0 <= index < len(frames):
             raise SourceError("frame_out_of_range", f"index {index} outside the series")
-        ds = items[index]
+        ds, number = frames[index]
         return FrameSource(
-            series, index, KEY.handle(HandleKind.INSTANCE, str(ds.SOPInstanceUID)), ds, None
+            series, index, KEY.handle(HandleKind.INSTANCE, str(ds.SOPInstanceUID)), ds, number
         )
 
     async def series_instances(self, series: str) -> SeriesInstances:
@@ -88,8 +89,19 @@ class StaticLookup:
             study_uid=str(items[0].StudyInstanceUID),
             series_uid=str(items[0].SeriesInstanceUID),
             instances=tuple((str(d.SOPClassUID), str(d.SOPInstanceUID)) for d in items),
-            frames=tuple((str(d.SOPInstanceUID), None) for d in items),
+            frames=tuple((str(d.SOPInstanceUID), n) for d, n in _frames(items)),
         )
+
+
+def _frames(items: Sequence[Dataset]) -> list[tuple[Dataset, int | None]]:
+    """The viewer's slices: every frame of a multi-frame instance, in order (as SeriesSource)."""
+    out: list[tuple[Dataset, int | None]] = []
+    for ds in items:
+        if "NumberOfFrames" in ds:
+            out += [(ds, n + 1) for n in range(int(ds.NumberOfFrames))]
+        else:
+            out.append((ds, None))
+    return out
 
 
 def ct_series(slices: int = 3) -> list[Dataset]:

@@ -209,3 +209,36 @@ async def test_an_object_that_cannot_be_built_is_a_dead_letter_with_its_reason(
     revision = service.store.revision("task/12", saved.revision)
     assert revision.state is LabelState.FAILED
     assert revision.reason == dead["reason"]
+
+
+async def test_labels_on_a_multiframe_source_reference_its_frames(
+    tmp_path: Path, folder: Path, reports: Reports
+) -> None:
+    from tests.imaging.dicom_out.sources import enhanced_ct
+    from tests.site_gateway.labels.helpers import StaticLookup, make_grant, series_handle
+
+    enhanced = enhanced_ct(3)
+    handle = series_handle([enhanced])
+    grant = make_grant([handle])
+    pacs = open_pacs(f"folder:{folder}")
+    labels = LabelService(
+        LabelStore(tmp_path / "mf.sqlite", site=SITE), pacs, StaticLookup([enhanced]), policy=FAST,
+        run_worker=False,
+    )  # fmt: skip
+    try:
+        annotations = [a for a in every_kind(handle) if a["uid"] in ("r1", "e1", "b1")]
+        annotations[1]["frame"] = {**annotations[1]["frame"], "index": 2}
+        await labels.save(grant, document(annotations))
+        await labels.worker.run_until_idle()
+        stored = _stored(folder)
+        for n, ds in enumerate(stored):
+            ds.save_as(tmp_path / f"mf{n}.dcm", enforce_file_format=True)
+            dciodvfy_clean((tmp_path / f"mf{n}.dcm").read_bytes(), tmp_path, f"mf{n}")
+        content = read_back(_by_class(stored, SR)[0])
+        frames = {a.uid: a.image.frame_number for a in content.annotations if a.image}
+        assert frames == {"r1": 1, "e1": 3}
+        (mask,) = read_back(_by_class(stored, SEG)[0]).masks
+        assert [p.image.frame_number for p in mask.planes] == [2]
+    finally:
+        await labels.aclose()
+        await pacs.aclose()
