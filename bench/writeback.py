@@ -2,7 +2,8 @@
 
 A 512×512 CT series built in code; each save is an edit of a realistic document (regions, a
 point, a length, an angle, classifications and a 512² brush mask → one SR and one SEG per save),
-sent through ``LabelService.save`` as ``label.save`` does, with the delivery worker running.
+sent through ``LabelService.save`` as ``label.save`` does, with the delivery worker running, and
+the gateway's own series lookup (handle map, PACS query, headers from the warm instance cache).
 Saves are sequential and each waits for "stored in PACS", so the figures are latencies, not
 queueing. PACS: a fresh Orthanc over C-STORE on loopback, then the folder PACS.
 Goals (issue 7): saved at site ≤ 100 ms, stored in PACS ≤ 2 s.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import shutil
 import statistics
 import sys
@@ -23,19 +25,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from pydicom.dataset import Dataset
+
+from imaging import HandleKey
+from site_gateway.cache import DiskCache
+from site_gateway.handle_map import HandleMap
 from site_gateway.labels.service import LabelService
+from site_gateway.labels.sources import SeriesSourceLookup
 from site_gateway.labels.store import LabelStore
 from site_gateway.pacs import open_pacs
 from site_gateway.protocol import LabelState
+from site_gateway.retrieval import Retriever
+from site_gateway.series_source import SeriesSource
 from tests.imaging.dicom_out import sources as src
-from tests.site_gateway.labels.helpers import (
-    SITE,
-    StaticLookup,
-    document,
-    every_kind,
-    make_grant,
-    series_handle,
-)
+from tests.site_gateway.labels.helpers import SITE, document, every_kind, make_grant
 from tests.site_gateway.orthanc import free_port, start_orthanc
 
 ROWS = COLUMNS = 512
@@ -46,14 +49,23 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _run(url: str, workdir: Path, saves: int) -> tuple[list[float], list[float]]:
-    series = src.ct_series(3, rows=ROWS, columns=COLUMNS)
-    handle = series_handle(series)
-    grant = make_grant([handle])
+async def _run(
+    url: str, workdir: Path, saves: int, series: list[Dataset]
+) -> tuple[list[float], list[float]]:
     pacs = open_pacs(url)
-    service = LabelService(
-        LabelStore(workdir / "labels.sqlite", site=SITE), pacs, StaticLookup(series)
+    # The gateway's own lookup: handle map → PACS query → instance cache (warm, as after viewing).
+    key = HandleKey(secrets.token_bytes(32))
+    handles = HandleMap(workdir / "handles.sqlite", key)
+    disk = DiskCache(workdir / "cache", 1 << 30)
+    source = SeriesSource(
+        pacs=pacs, retriever=Retriever(pacs, disk), handles=handles, handle_key=key, disk=disk
     )
+    handle = handles.add_series(str(series[0].StudyInstanceUID), str(series[0].SeriesInstanceUID))
+    lookup = SeriesSourceLookup(source)
+    for index in range(len(series)):
+        await lookup.frame(handle, index)
+    grant = make_grant([handle])
+    service = LabelService(LabelStore(workdir / "labels.sqlite", site=SITE), pacs, lookup)
     stored: dict[int, asyncio.Event] = {}
 
     async def on_state(subject: str, revision: int, state: LabelState, reason: str | None) -> None:
@@ -73,7 +85,8 @@ async def _run(url: str, workdir: Path, saves: int) -> tuple[list[float], list[f
             started = time.perf_counter()
             revision = await service.save(grant, document(annotations, base=base))
             at_site = time.perf_counter()
-            await asyncio.wait_for(stored.setdefault(revision.revision, asyncio.Event()).wait(), 60)
+            async with asyncio.timeout(60):
+                await stored.setdefault(revision.revision, asyncio.Event()).wait()
             in_pacs = time.perf_counter()
             final = service.store.revision("task/12", revision.revision)
             if final.state is not LabelState.STORED_IN_PACS:
@@ -85,7 +98,17 @@ async def _run(url: str, workdir: Path, saves: int) -> tuple[list[float], list[f
     finally:
         await service.aclose()
         await pacs.aclose()
+        handles.close()
     return saved_ms, stored_ms
+
+
+def _write_series(series: list[Dataset], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, ds in enumerate(series):
+        paths.append(folder / f"ct{n}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    return paths
 
 
 def _report(name: str, saved_ms: list[float], stored_ms: list[float]) -> None:
@@ -106,23 +129,24 @@ def main() -> int:
     parser.add_argument("--saves", type=int, default=30)
     args = parser.parse_args()
     binary = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+    series = src.ct_series(3, rows=ROWS, columns=COLUMNS)
     with tempfile.TemporaryDirectory(prefix="rhino-bench-writeback-") as tmp:
         root = Path(tmp)
+        files = _write_series(series, root / "files")
         server = start_orthanc(
             binary, root / "orthanc", modalities={"rhino": ("RHINO", free_port())}
         )
         try:
+            server.upload(files)
             (root / "dimse").mkdir()
-            results = asyncio.run(
-                _run(server.dimse_url("RHINO", timeout=30), root / "dimse", args.saves)
-            )
+            url = server.dimse_url("RHINO", timeout=30)
+            results = asyncio.run(_run(url, root / "dimse", args.saves, series))
         finally:
             server.stop()
         _report("Orthanc C-STORE", *results)
-        (root / "folder" / "pacs").mkdir(parents=True)
-        results = asyncio.run(
-            _run(f"folder:{root / 'folder' / 'pacs'}", root / "folder", args.saves)
-        )
+        _write_series(series, root / "folder" / "pacs" / "ct")
+        url = f"folder:{root / 'folder' / 'pacs'}"
+        results = asyncio.run(_run(url, root / "folder", args.saves, series))
         _report("folder PACS", *results)
     return 0
 
