@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,10 @@ from site_gateway.labels.document import schema_labels, to_shapes
 from site_gateway.labels.outbox import SOP_CLASSES, OutboxRow
 from site_gateway.labels.store import LabelStore, Revision
 from site_gateway.link import GATEWAY_VERSION
+
+# highdicom logs every module it copies at INFO (≈ 15 lines per object, with source UIDs); the
+# gateway logs at INFO, so only its warnings are let through.
+logging.getLogger("highdicom").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
