@@ -309,3 +309,14 @@ def test_codestream_declaring_more_pixels_than_rows_columns_is_refused(
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20
+
+
+def test_odd_value_lengths_are_read_like_dcmtk_does() -> None:
+    data = to_bare_bytes(ct_dataset(16, 16))
+    odd = data.replace(b"PN\x0c\x00Test^Phantom", b"PN\x0b\x00Test^Phanto", 1)
+    odd = odd.replace(b"CS\x02\x00CT", b"CS\x03\x00CT ", 1)
+    assert odd != data
+    ds = read_dataset(odd)
+    assert str(ds.PatientName) == "Test^Phanto"
+    assert ds.Modality.strip() == "CT"
+    assert render(decode_frame(ds, 0)).shape == (16, 16)
