@@ -11,6 +11,8 @@ import { ErrorCode, MessageType, Plane, Quality } from "./protocol.js";
 const MAX_IN_FLIGHT = 2;
 const REST_MS = 160;
 const CACHE_SIZE = 48;
+/** Errors worth asking again for (the PACS or the link may recover). */
+const TRANSIENT = [ErrorCode.PACS_TIMEOUT, ErrorCode.PACS_UNAVAILABLE, ErrorCode.SITE_OFFLINE, ErrorCode.INTERNAL];
 
 /** @param {string} plane @param {number} index @param {?Window} window @param {string} quality */
 const keyOf = (plane, index, window, quality) =>
@@ -19,9 +21,11 @@ const keyOf = (plane, index, window, quality) =>
 export class FrameScheduler {
   /**
    * @param {{bus: Bus, connection: {send:(m:object)=>number, ack:(seq:number)=>void, ready:boolean},
-   *   paint: (bitmap: ImageBitmap, header: any, done: () => void) => void}} options
+   *   paint: (bitmap: ImageBitmap, header: any, done: () => void) => void,
+   *   failed?: (error: {code: string, message: string}) => void}} options
    */
-  constructor({ bus, connection, paint }) {
+  constructor({ bus, connection, paint, failed }) {
+    this.failed = failed;
     this.bus = bus;
     this.connection = connection;
     this.paint = paint;
@@ -41,9 +45,17 @@ export class FrameScheduler {
     this.restTimer = undefined;
     this.paintedKey = "";
     bus.on("frame", ({ header, bitmap }) => this.arrived(header, bitmap));
+    this.failures = 0;
+    /** @type {number|undefined} */
+    this.retryTimer = undefined;
     bus.on("error", (error) => {
-      if (error.seq !== undefined && this.inFlight.delete(error.seq)) this.pump();
-      if (error.code !== ErrorCode.CANCELLED && error.seq !== undefined) this.retryLater();
+      if (error.seq === undefined || !this.inFlight.delete(error.seq)) return; // not a frame's
+      if (error.code !== ErrorCode.CANCELLED) {
+        this.failures += 1;
+        if (TRANSIENT.includes(error.code) && this.failures < 6) this.retryLater(250 * 2 ** this.failures);
+        else this.failed?.(error);
+      }
+      this.pump();
     });
   }
 
@@ -125,14 +137,16 @@ export class FrameScheduler {
     this.fetchWanted();
   }
 
-  retryLater() {
-    clearTimeout(this.restTimer);
-    this.restTimer = window.setTimeout(() => this.fetchWanted(), 500);
+  /** @param {number} ms */
+  retryLater(ms) {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => this.fetchWanted(), ms);
   }
 
   /** @param {any} header @param {ImageBitmap} bitmap */
   arrived(header, bitmap) {
     const seq = header.seq;
+    this.failures = 0;
     const key = this.inFlight.get(seq) ??
       keyOf(header.plane ?? Plane.AXIAL, header.index, null, header.quality ?? Quality.LOSSLESS);
     this.inFlight.delete(seq);

@@ -87,6 +87,7 @@ for (const tool of [...SELECT_TOOLS, ...SHAPE_TOOLS, ...BRUSH_TOOLS]) tools.regi
 const overlay = new Overlay({ bus, root: $("viewer-stage") });
 const scheduler = new FrameScheduler({
   bus, connection,
+  failed: (e) => notify(`The site could not show this image: ${e.message}`),
   paint: (bitmap, header, done) => {
     if (header.window) shownWindow = header.window;
     viewport.show(bitmap, header, done);
