@@ -3,6 +3,9 @@
 import { api } from "./api.js";
 import { el, fillTable, statusLabel } from "./dom.js";
 
+/** Comments being typed, by task id: a live refresh re-renders the queue but keeps them. */
+const drafts = new Map();
+
 /** @param {any} task */
 function viewerLink(task) {
   return el("a", { href: `/tasks/${task.id}/view/`, "aria-label": `Open task ${task.id} read-only` }, "open");
@@ -46,10 +49,13 @@ export function renderReview(submitted, csrf, fail, changed, mayDecide) {
   fillTable(table, ["task", "annotator", "site", "labels", "view", "comment", "decision"], submitted.map((task) => {
     const comment = /** @type {HTMLTextAreaElement} */ (el("textarea", {
       "aria-label": `Comment for task ${task.id}`, rows: "2", maxlength: "4000" }));
+    comment.value = drafts.get(task.id) ?? "";
+    comment.addEventListener("input", () => drafts.set(task.id, comment.value));
     const decide = (/** @type {string} */ status) => async () => {
       try {
         await api(`/api/tasks/${task.id}/status/`, { method: "POST", csrf,
           body: { status, comment: comment.value } });
+        drafts.delete(task.id);
         changed();
       } catch (error) { fail(error); }
     };
