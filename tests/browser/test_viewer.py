@@ -223,19 +223,14 @@ def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> No
     page.keyboard.press("Home")
     wait_lossless(page)
 
-    # Throughput: one key per animation frame through the whole series, down (frames the browser
-    # has not seen: every one from the site) and back up (decoded frames kept in the browser).
-    passes = [page.evaluate(SCROLL_PASS, key) for key in ("ArrowDown", "ArrowUp")]
-    page.keyboard.press("Home")
-    wait_lossless(page)
-
-    # Latency: real key presses, each timed from the event to the paint of the new slice.
+    # Latency first, on slices the browser has not seen yet: real key presses, each timed from the
+    # event to the paint of the new slice (from the site).
     page.evaluate(
         """() => { window.__keys = [];
         window.addEventListener('keydown', (e) => window.__keys.push(e.timeStamp), true); }"""
     )
     latencies: list[float] = []
-    for _ in range(40):
+    for _ in range(35):  # slices 1…35 (the viewer opened on the middle one, 40 of 80)
         target = page.evaluate("window.rhinoViewer.slice.index") + 1
         page.keyboard.press("ArrowDown")
         page.wait_for_function(
@@ -249,12 +244,22 @@ def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> No
         )
         latencies.append(latency)
         page.wait_for_timeout(30)
+    # Throughput: one key per animation frame down to the last slice (slices not seen yet: every
+    # frame from the site), then back up to the first (decoded frames kept in the browser).
+    passes = [page.evaluate(SCROLL_PASS, key) for key in ("ArrowDown", "ArrowUp")]
+    # The browser's own animation-frame rate on this machine, idle: the ceiling for painted frames.
+    raf_hz = page.evaluate(
+        """() => new Promise((done) => { let n = 0; const t0 = performance.now();
+        const tick = (t) => (t - t0 < 1000 ? (n++, requestAnimationFrame(tick)) : done(n));
+        requestAnimationFrame(tick); })"""
+    )
     latencies.sort()
     p50 = statistics.median(latencies)
     p95 = latencies[round(0.95 * (len(latencies) - 1))]
     figures = {
         "painted_fps_from_site": passes[0]["fps"],
         "painted_fps_cached": passes[1]["fps"],
+        "animation_frames_per_s_idle": raf_hz,
         "slices_painted_of_scrolled": f"{passes[0]['distinct']}/{passes[0]['scrolled']}",
         "key_to_paint_ms_p50": round(p50, 1),
         "key_to_paint_ms_p95": round(p95, 1),
@@ -263,7 +268,7 @@ def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> No
     print(f"\nviewer frame timing: {json.dumps(figures)}")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "viewer-frame-timing.json").write_text(json.dumps(figures, indent=2))
-    assert passes[0]["frames"] > 0 and len(latencies) == 40
+    assert passes[0]["frames"] > 0 and len(latencies) == 35
     assert console == []
 
 
