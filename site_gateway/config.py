@@ -63,6 +63,11 @@ class GatewayConfig:
         return self.state_dir / "cache"
 
     @property
+    def labels_path(self) -> Path:
+        """The label store and outbox (write-back)."""
+        return self.state_dir / "labels.sqlite"
+
+    @property
     def audit_path(self) -> Path:
         return self.state_dir / "audit.sqlite"
 

@@ -159,6 +159,7 @@ class ControlLink:
         self.connected = asyncio.Event()
         self.connections = 0  # successful authentications so far (tests, doctor)
         self._attaches: set[asyncio.Task[None]] = set()
+        self._ws: ClientConnection | None = None
 
     async def run_forever(self) -> None:
         attempt = 0
@@ -190,6 +191,7 @@ class ControlLink:
         if isinstance(period, bool) or not isinstance(period, int | float) or period <= 0:
             period = self._heartbeat_seconds
         self.connected.set()
+        self._ws = ws
         heartbeat = asyncio.create_task(self._heartbeat(ws, float(period)))
         try:
             while True:
@@ -197,10 +199,22 @@ class ControlLink:
                 # ``async for``, which we saw keep a cancelled task waiting (Python 3.11).
                 await self._dispatch(ws, await ws.recv())
         finally:
+            self._ws = None
             heartbeat.cancel()
             # gather, not suppress(CancelledError): a cancellation of this task itself must
             # propagate, or run_forever would reconnect instead of stopping.
             await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def send_control(self, message: Mapping[str, Any]) -> bool:
+        """Send on the control link if it is up; False if not (the caller tries again later)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(json.dumps(message, separators=(",", ":")))
+        except ConnectionClosed:
+            return False
+        return True
 
     async def _heartbeat(self, ws: ClientConnection, period: float) -> None:
         while True:

@@ -20,6 +20,8 @@ from site_gateway.cache import DiskCache, MemoryLRU
 from site_gateway.config import GatewayConfig
 from site_gateway.handle_map import HandleMap
 from site_gateway.keys import SiteKeys, load_keys
+from site_gateway.labels.service import LabelService
+from site_gateway.labels.sources import SeriesSourceLookup
 from site_gateway.link import ControlLink, LinkIdentity, authenticate, open_data_link, open_link
 from site_gateway.pacs import Pacs, PacsError, open_pacs
 from site_gateway.render_service import RenderService, new_memory_cache
@@ -61,6 +63,7 @@ class Gateway:
     audit: SiteAudit
     manager: SessionManager
     link: ControlLink
+    labels: LabelService
     health: PacsHealth = field(default_factory=PacsHealth)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -100,8 +103,20 @@ class Gateway:
             heartbeat_seconds=config.heartbeat_seconds,
             reconnect_cap=config.reconnect_cap_seconds,
         )
+        # Write-back: label.save/label.load in every session, delivery to the PACS, task.labels
+        # reports to central on the control link (docs/writeback.md).
+        labels = LabelService.open(
+            config.labels_path,
+            site=config.site,
+            pacs=pacs,
+            lookup=SeriesSourceLookup(source),
+            send_control=link.send_control,
+            link_generation=lambda: link.connections,
+        )
+        labels.install()
         gateway = cls(
-            config, keys, pacs, handles, disk, memory, retriever, renderer, audit, manager, link
+            config, keys, pacs, handles, disk, memory, retriever, renderer, audit, manager, link,
+            labels,
         )  # fmt: skip
         link.status = gateway.status
         return gateway
@@ -115,7 +130,7 @@ class Gateway:
                 "memory_bytes": self.memory.size_bytes,
                 "memory_cap": self.memory.max_bytes,
             },
-            "outbox": {},  # write-back fills this in
+            "outbox": self.labels.status(),
         }
 
     async def check_pacs(self) -> None:
@@ -141,6 +156,7 @@ class Gateway:
 
     async def start(self) -> None:
         self.audit.start()
+        await self.labels.start()
         self._tasks = [
             asyncio.create_task(self._watch_pacs(), name="pacs-health"),
             asyncio.create_task(self.link.run_forever(), name="control-link"),
@@ -152,6 +168,7 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.link.aclose()
         await self.manager.aclose()
+        await self.labels.aclose()
         await self.retriever.aclose()
         self.renderer.close()
         await self.pacs.aclose()

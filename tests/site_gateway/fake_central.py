@@ -160,8 +160,7 @@ class FakeCentral:
                     message = json.loads(raw)
                     if message.get("type") == "heartbeat":
                         self.heartbeats.append(message)
-                    else:
-                        await self.control_messages.put(message)
+                    await self.control_messages.put(message)
             finally:
                 if self.control is ws:
                     self.control = None
@@ -219,4 +218,12 @@ class FakeCentral:
         return link
 
     async def control_message(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next message on the control link, heartbeats included."""
         return await asyncio.wait_for(self.control_messages.get(), timeout)
+
+    async def control_reply(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next control message that is not a heartbeat (an answer to an attach)."""
+        while True:
+            message = await self.control_message(timeout)
+            if message.get("type") != "heartbeat":
+                return message

@@ -115,7 +115,7 @@ async def test_bad_requests_get_coded_errors_and_the_session_goes_on(
     await link.send({"type": "session.attach", "seq": 2})
     assert (await link.reply_to(2))["code"] == "not_allowed"
     await link.send({"type": "label.save", "seq": 3, "document": {}})
-    assert (await link.reply_to(3))["code"] == "not_allowed"
+    assert (await link.reply_to(3))["code"] == "label_invalid"  # write-back validates it
     reply = await link.request_frame(series, 10_000)
     assert reply["code"] == "not_found"
     header, _ = await link.request_frame(series, 1, quality="preview")
@@ -166,7 +166,7 @@ async def test_a_refused_grant_opens_nothing(
     session = new_session()
     grant = env.central.grant(session, [series], **grant_fields)
     await env.central.attach(session, grant)
-    reply = await env.central.control_message()
+    reply = await env.central.control_reply()
     assert reply == {"type": "error", "code": code, "message": reply["message"], "session": session}
     assert session not in env.central.data_links or not env.central.data_links[session].done()
     assert not env.gateway.manager.sessions
@@ -177,7 +177,7 @@ async def test_a_session_id_that_is_not_a_plain_id_is_refused(
 ) -> None:
     session = "../../admin"
     await env.central.attach(session, env.central.grant(session, [ct_handle(env, demo)]))
-    assert (await env.central.control_message())["code"] == "grant_invalid"
+    assert (await env.central.control_reply())["code"] == "grant_invalid"
     assert not env.gateway.manager.sessions
 
 
@@ -188,14 +188,14 @@ async def test_a_replayed_grant_is_refused(env: GatewayEnv, demo: DemoData) -> N
     await env.central.attach(session, grant)
     await env.central.data_link(session)
     await env.central.attach(session, grant)
-    reply = await env.central.control_message()
+    reply = await env.central.control_reply()
     assert reply["code"] == "grant_replayed" and reply["session"] == session
 
 
 async def test_a_garbage_grant_is_invalid(env: GatewayEnv) -> None:
     session = new_session()
     await env.central.attach(session, "rg1.bm90.c2ln")
-    assert (await env.central.control_message())["code"] == "grant_invalid"
+    assert (await env.central.control_reply())["code"] == "grant_invalid"
 
 
 async def test_revoking_a_session_closes_its_data_link_with_4403(
