@@ -1,7 +1,7 @@
 """``python -m site_gateway COMMAND``: the gateway's command line.
 
 Commands: ``run``, ``enroll``, ``audit-verify`` and ``doctor`` (with ``--config``; their work is
-in ``site_gateway.commands``), and ``demo-data``.
+in ``site_gateway.commands``), ``dead-letters`` (``site_gateway.labels.cli``) and ``demo-data``.
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit-verify", help="check the site audit's hash chain")
     audit.add_argument("--config", metavar="TOML", help="gateway.toml")
     audit.set_defaults(handler=gateway_commands.cmd_audit_verify)
+    from site_gateway.labels.cli import add_parser as add_dead_letters
+
+    add_dead_letters(commands)  # dead-letters: write-back objects the PACS refused
 
     demo = commands.add_parser("demo-data", help="write synthetic demo DICOM for a folder PACS")
     demo.add_argument("out_dir", type=Path, metavar="OUT_DIR")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from site_gateway.__main__ import build_parser
 from site_gateway.config import load_config
 from site_gateway.grants import Grant
 from site_gateway.labels.cli import add_parser, cmd_dead_letters, labels_path
@@ -57,3 +58,8 @@ async def test_dead_letters_are_listed_with_their_reason_and_can_be_requeued(
     out = capsys.readouterr().out
     assert f"requeued: {sop_uid}" in out
     assert "no dead letters" in out
+
+
+def test_the_command_line_has_dead_letters() -> None:
+    args = build_parser().parse_args(["dead-letters", "--config", "gateway.toml"])
+    assert args.handler is cmd_dead_letters
