@@ -20,7 +20,7 @@ from site_gateway.labels.store import LabelStore
 
 def labels_path(config: GatewayConfig) -> Path:
     """The label store lives with the gateway's other state (one directory to back up)."""
-    return config.state_dir / "labels.sqlite"
+    return config.labels_path
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
