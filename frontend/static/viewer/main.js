@@ -79,6 +79,12 @@ const viewport = new Viewport({
     }
     tools.active?.preview?.(toolContext, draw);
   },
+  hasOverlay: () => {
+    const at = frameRef();
+    const s = toolContext.state;
+    return !!at && (!!(s.drag || s.points || s.stroke || s.hover) ||
+      store.onFrame(at).some((a) => a.tool !== "classification"));
+  },
 });
 toolContext.viewport = viewport;
 const tools = new ToolRegistry(toolContext);

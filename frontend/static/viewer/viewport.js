@@ -8,9 +8,12 @@
 export class Viewport {
   /**
    * @param {{bus: Bus, element: HTMLElement, image: HTMLCanvasElement, overlay: HTMLCanvasElement,
-   *   drawOverlay: (ctx: CanvasRenderingContext2D, view: Viewport) => void}} options
+   *   drawOverlay: (ctx: CanvasRenderingContext2D, view: Viewport) => void,
+   *   hasOverlay: () => boolean}} options
    */
-  constructor({ bus, element, image, overlay, drawOverlay }) {
+  constructor({ bus, element, image, overlay, drawOverlay, hasOverlay }) {
+    this.hasOverlay = hasOverlay;
+    this.overlayBlank = true;
     this.bus = bus;
     this.element = element;
     this.imageCanvas = image;
@@ -45,6 +48,7 @@ export class Viewport {
       canvas.width = Math.max(1, Math.round(w * this.dpr));
       canvas.height = Math.max(1, Math.round(h * this.dpr));
     }
+    this.overlayBlank = true; // resizing a canvas clears it
     this.invalidate(true);
   }
 
@@ -94,10 +98,16 @@ export class Viewport {
     }
     if (this.overlayDirty) {
       this.overlayDirty = false;
-      const ctx = this.overlayCtx;
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.clearRect(0, 0, this.overlayCanvas.width, this.overlayCanvas.height);
-      if (this.bitmap) this.drawOverlay(ctx, this);
+      // A blank overlay left untouched costs the compositor nothing: scrolling unlabelled slices
+      // repaints one layer, not two.
+      const wanted = !!this.bitmap && this.hasOverlay();
+      if (wanted || !this.overlayBlank) {
+        const ctx = this.overlayCtx;
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        ctx.clearRect(0, 0, this.overlayCanvas.width, this.overlayCanvas.height);
+        if (wanted) this.drawOverlay(ctx, this);
+        this.overlayBlank = !wanted;
+      }
     }
     const callbacks = this.afterPaint;
     this.afterPaint = [];
