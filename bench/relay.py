@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from site_gateway.protocol import unpack_frame  # noqa: E402
 from tests.e2e.client import Viewer, open_viewer, signed_in  # noqa: E402
 from tests.product import Product, start_product  # noqa: E402
 
@@ -63,14 +65,17 @@ async def sequential(
     return latencies, time.perf_counter() - started
 
 
-async def pipelined(
+async def scrolling(
     viewer: Viewer, series: str, count: int, seq0: int, depth: int = 4
-) -> tuple[list[float], float]:
+) -> tuple[list[float], float, int]:
+    """Scroll with up to ``depth`` requests in flight, as the viewer does. The site answers a
+    request superseded by a newer one with ``cancelled`` (newest wins): those are not painted."""
     sent: dict[int, float] = {}
     latencies: list[float] = []
+    cancelled = 0
     started = time.perf_counter()
     next_index = 0
-    while len(latencies) < count:
+    while next_index < count or sent:
         while next_index < count and len(sent) < depth:
             seq = seq0 + next_index
             sent[seq] = time.perf_counter()
@@ -84,11 +89,18 @@ async def pipelined(
                 }
             )
             next_index += 1
-        seq = min(sent)
-        await viewer.next_frame(seq, timeout=120)
-        latencies.append((time.perf_counter() - sent.pop(seq)) * 1000)
-        viewer.frames = [f for f in viewer.frames if f[0].get("seq") not in (seq,)]
-    return latencies, time.perf_counter() - started
+        data = await asyncio.wait_for(viewer.ws.recv(), timeout=120)
+        if isinstance(data, bytes):
+            seq = unpack_frame(data)[0].get("seq")
+            if seq in sent:
+                latencies.append((time.perf_counter() - sent.pop(seq)) * 1000)
+                await viewer.send({"type": "frame.ack", "seq": seq})
+        else:
+            message = json.loads(data)
+            if message.get("type") == "error" and message.get("seq") in sent:
+                sent.pop(message["seq"])
+                cancelled += 1
+    return latencies, time.perf_counter() - started, cancelled
 
 
 async def bench_relay(product: Product) -> None:
@@ -109,8 +121,9 @@ async def bench_relay(product: Product) -> None:
     report("relay, JPEG preview, sequential, warm", warm, wall)
     lossless, wall = await sequential(viewer, series, slices, "lossless", 3000)
     report("relay, PNG lossless, sequential, warm", lossless, wall)
-    piped, wall = await pipelined(viewer, series, slices, 4000)
-    report("relay, JPEG preview, 4 in flight, warm", piped, wall)
+    painted, wall, cancelled = await scrolling(viewer, series, slices, 4000)
+    report("relay, JPEG preview, scrolling (≤4 in flight)", painted, wall)
+    print(f"{'':<44} {cancelled} superseded requests cancelled at the site (newest wins)")
     await viewer.ws.close()
 
 

@@ -39,6 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # pynetdicom logs every query identifier (PatientID included) at INFO: even the site's own
+    # log should not collect identifiers it does not need.
+    logging.getLogger("pynetdicom").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         asyncio.run(run(config))
     except EnrollmentError as exc:
