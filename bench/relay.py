@@ -140,19 +140,22 @@ def bench_orthanc(product: Product, workdir: Path) -> None:
         server.upload(files)
         http = requests.Session()
         ids = http.get(f"{server.http_url}/instances", timeout=30).json()
-        for label in ("cold", "warm"):
+        runs = (("JPEG, cold", "image/jpeg"), ("JPEG, warm", "image/jpeg"), ("PNG", "image/png"))
+        for label, accept in runs:
             latencies = []
             started = time.perf_counter()
             for instance in ids:
                 t0 = time.perf_counter()
                 reply = http.get(
-                    f"{server.http_url}/instances/{instance}/frames/0/rendered", timeout=30
+                    f"{server.http_url}/instances/{instance}/frames/0/rendered",
+                    headers={"Accept": accept},
+                    timeout=30,
                 )
                 reply.raise_for_status()
+                assert reply.headers["Content-Type"].startswith(accept), reply.headers
                 latencies.append((time.perf_counter() - t0) * 1000)
-            report(
-                f"Orthanc /rendered, sequential, {label}", latencies, time.perf_counter() - started
-            )
+            wall = time.perf_counter() - started
+            report(f"Orthanc /rendered {label}, sequential", latencies, wall)
     finally:
         server.stop()
 

@@ -71,6 +71,20 @@ def chain_mac(content: bytes, prev_mac: str) -> str:
     return hmac.new(_key(), prev_mac.encode() + b"\n" + content, hashlib.sha256).hexdigest()
 
 
+def _plain(value: Any) -> Any:
+    """Detail as JSON that survives every backend unchanged: floats become their repr (PostgreSQL's
+    jsonb returns 1e16 as an integer and -0.0 as 0, which would break the chain's MAC)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
 def _object_ref(obj: models.Model | None) -> tuple[str, str]:
     if obj is None:
         return "", ""
@@ -92,7 +106,7 @@ def audit_record(
     The head row is locked (SELECT … FOR UPDATE) so that concurrent writers serialise; the event and
     the head commit or roll back together with the change they describe.
     """
-    detail = dict(detail or {})
+    detail = _plain(detail or {})
     actor_id = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
     actor_name = actor.get_username() if actor_id is not None else ""
     object_type, object_id = _object_ref(obj)
