@@ -73,6 +73,10 @@ class ProjectProgressConsumer(AsyncWebsocketConsumer):
     async def project_task(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "project.task", "task": event["task"]}))
 
+    async def project_tasks(self, event: dict[str, Any]) -> None:
+        """Many tasks changed at once (a bulk creation): the page re-reads the board."""
+        await self.send(text_data=json.dumps({"type": "project.tasks", "count": event["count"]}))
+
     async def disconnect(self, code: int) -> None:
         if self._watch is not None:
             self._watch.cancel()

@@ -28,6 +28,7 @@ from annotations.models import (
 )
 from annotations.services.access import require_perm
 from annotations.services.audit import audit_record
+from annotations.services.progress import project_notify_batch
 from annotations.services.tasks import task_assign, task_create
 from imaging.handles import HandleKind, handle_kind
 
@@ -167,7 +168,9 @@ def tasks_create_from_selections(
         )
     if selections is None:
         chosen = list(
-            project.selections.filter(decision=SelectionDecision.INCLUDE).select_related("site")
+            SeriesSelection.objects.filter(
+                project=project, decision=SelectionDecision.INCLUDE
+            ).select_related("site")
         )
     else:
         chosen = list(selections)
@@ -190,7 +193,7 @@ def tasks_create_from_selections(
         ).values_list("series_handle", "assignee_id")
     )
     result = BulkResult()
-    with transaction.atomic():
+    with transaction.atomic(), project_notify_batch(project.pk):
         for selection in chosen:
             for reader in readers:
                 if (selection.series_handle, reader.pk) in existing:

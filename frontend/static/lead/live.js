@@ -22,7 +22,7 @@ export function followProject(projectId, refresh, onState) {
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(String(event.data));
       if (message.type === "project.ready") onState("open");
-      else if (message.type === "project.task") soon();
+      else if (message.type === "project.task" || message.type === "project.tasks") soon();
     });
     socket.addEventListener("close", (event) => {
       // 4401/4403/4404: not signed in, not a lead, no such project: retrying will not help.

@@ -72,3 +72,23 @@ async def test_lead_follows_task_changes_without_phi(world: World) -> None:
     await sync_to_async(task_assign)(actor=world.admin, task=world.other_task, assignee=None)
     assert await comm.receive_nothing(timeout=0.3)
     await comm.disconnect()
+
+
+async def test_a_large_bulk_creation_is_one_refresh_message(world: World, monkeypatch) -> None:
+    from annotations.services import progress
+    from annotations.services.selections import tasks_create_from_selections
+    from tests.annotations.lead.conftest import record_selection
+
+    monkeypatch.setattr(progress, "BATCH_LIMIT", 3)
+    selections = [await sync_to_async(record_selection)(world) for _ in range(2)]
+    comm = await _socket(world.project.pk, "lead")
+    assert (await comm.connect())[0]
+    assert (await receive_json(comm))["type"] == "project.ready"
+    result = await sync_to_async(tasks_create_from_selections)(
+        actor=world.lead, project=world.project, selections=selections,
+        readers=[world.annotator, world.other_annotator], label_schema=world.schema,
+    )  # fmt: skip
+    assert len(result.created) == 4
+    assert await receive_json(comm) == {"type": "project.tasks", "count": 4}
+    assert await comm.receive_nothing(timeout=0.3)
+    await comm.disconnect()
