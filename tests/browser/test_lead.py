@@ -73,7 +73,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     world["url"] = f"http://localhost:{port}"
     yield world
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # daphne waits for open sockets; the test is over
+        process.kill()
+        process.wait(timeout=10)
     log.close()
 
 
@@ -99,6 +103,9 @@ class Reader:
 
     def task(self, task_id: int) -> dict[str, Any]:
         return dict(self.http.get(f"{self.base}/api/tasks/{task_id}/", timeout=10).json())
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def test_lead_creates_tasks_follows_progress_live_rejects_and_approves(server, page) -> None:
@@ -150,4 +157,7 @@ def test_lead_creates_tasks_follows_progress_live_rejects_and_approves(server, p
     expect(count("total-rejected")).to_have_text("0")
     assert reader.task(task_id)["status"] == "approved"
     # the other reader's tasks are theirs alone
-    assert task_id not in {t["id"] for t in Reader(server, "reader2").my_tasks()}
+    other = Reader(server, "reader2")
+    assert task_id not in {t["id"] for t in other.my_tasks()}
+    reader.close()
+    other.close()
