@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from annotations.errors import NotFoundError, PermissionDeniedError
 from annotations.lead.selectors import may_read_lead_data, project_get_for_lead
 from annotations.models import SELECTION_REASONS, TaskStatus, User
-from annotations.selectors import project_list_for_user
+from annotations.selectors import is_admin, project_list_for_user
 
 
 def _user(request: HttpRequest) -> User:
@@ -45,7 +45,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         raise Http404("No such project.") from None
     except PermissionDeniedError:
         raise PermissionDenied from None
-    may_manage = user.has_perm("annotations.manage_project", project) or user.is_superuser
+    may_manage = is_admin(user) or user.has_perm("annotations.manage_project", project)
     data = {
         "project": {"id": project.pk, "name": project.name},
         "me": {"id": user.pk, "may_manage": bool(may_manage)},
