@@ -145,7 +145,9 @@ class TaskBulkCreateApi(Api):
         selections = None
         if data.get("selections") is not None:
             ids = list(dict.fromkeys(data["selections"]))
-            found = {sel.pk: sel for sel in project.selections.filter(pk__in=ids)}
+            found = {
+                sel.pk: sel for sel in SeriesSelection.objects.filter(project=project, pk__in=ids)
+            }
             missing = [pk for pk in ids if pk not in found]
             if missing:
                 raise NotFoundError(f"No such selections in this project: {missing}.")

@@ -34,7 +34,7 @@ def project_get_for_lead(user: User, project_id: Any) -> Project:
 
 
 def selection_list_for_project(project: Project) -> QuerySet[SeriesSelection]:
-    return project.selections.select_related("site", "selected_by")
+    return SeriesSelection.objects.filter(project=project).select_related("site", "selected_by")
 
 
 def selection_get_for_lead(user: User, project: Project, selection_id: Any) -> SeriesSelection:
