@@ -18,6 +18,7 @@ from tests.site_gateway.labels.helpers import (
     SITE,
     StaticLookup,
     ct_series,
+    dciodvfy_every_object,
     make_grant,
     series_handle,
 )
@@ -86,6 +87,8 @@ async def service(
     )
     try:
         yield labels
+        # Whatever a test had built: every object passes dciodvfy (no errors).
+        dciodvfy_every_object(tmp_path / "labels.sqlite", tmp_path)
     finally:
         await labels.aclose()
         await pacs.aclose()

@@ -190,6 +190,29 @@ def dciodvfy_clean(data: bytes, tmp_path: Path, name: str) -> list[str]:
     return warnings
 
 
+def dciodvfy_every_object(store_path: Path, tmp_path: Path) -> int:
+    """Every object the outbox built must pass dciodvfy without errors; returns how many."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = sqlite3.connect(store_path)
+    try:
+        rows = db.execute("SELECT sop_uid, data FROM outbox WHERE data IS NOT NULL").fetchall()
+    finally:
+        db.close()
+    folder = tmp_path / "dciodvfy"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for sop_uid, data in rows:
+        paths.append(folder / f"{sop_uid}.dcm")
+        paths[-1].write_bytes(data)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(dciodvfy_errors, paths))
+    errors = [f"{p.name}: {e}" for p, (found, _) in zip(paths, results, strict=True) for e in found]
+    assert not errors, "\n".join(errors[:20])
+    return len(rows)
+
+
 def read(data: bytes) -> Dataset:
     import io
 

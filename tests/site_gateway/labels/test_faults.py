@@ -29,7 +29,12 @@ from site_gateway.protocol import LabelState
 from tests.parts import require_binary
 from tests.site_gateway.conftest import MOVE_AET, SCU_AET
 from tests.site_gateway.labels.conftest import FAST
-from tests.site_gateway.labels.helpers import SITE, StaticLookup, point_document
+from tests.site_gateway.labels.helpers import (
+    SITE,
+    StaticLookup,
+    dciodvfy_every_object,
+    point_document,
+)
 from tests.site_gateway.orthanc import OrthancServer, free_port, start_orthanc
 
 pytestmark = pytest.mark.orthanc
@@ -127,6 +132,7 @@ async def test_200_labels_saved_while_the_pacs_is_down_are_all_stored_once_it_is
         expected, held = await _instances_in_pacs(pacs, store_path)
         assert len(expected) == 200
         assert held == expected  # all 200, none twice
+        assert dciodvfy_every_object(store_path, tmp_path) == 200
     finally:
         await service.aclose()
         await pacs.aclose()
@@ -198,6 +204,7 @@ async def test_kill_9_of_the_worker_mid_delivery_loses_nothing_and_duplicates_no
         if adapter == "folder":
             files = list((tmp_path / "pacs" / "stored").rglob("*.dcm"))
             assert len(files) == total  # not even a second file of the same object
+        assert dciodvfy_every_object(store_path, tmp_path) == total
     finally:
         await service.aclose()
         await pacs.aclose()

@@ -12,7 +12,7 @@ from site_gateway.sessions import LABEL_HANDLERS
 from tests.site_gateway.conftest import DemoData
 from tests.site_gateway.fake_central import DataLinkClient, FakeCentral
 from tests.site_gateway.gateway_env import gateway_env
-from tests.site_gateway.labels.helpers import SCHEMA, document, frame
+from tests.site_gateway.labels.helpers import SCHEMA, dciodvfy_every_object, document, frame
 
 
 async def _control(central: FakeCentral, kind: str) -> dict[str, Any]:
@@ -56,5 +56,6 @@ async def test_a_save_through_the_gateway_is_stored_and_reported(
             await link.send({"type": "label.load", "seq": 2})
             loaded = await link.reply_to(2)
             assert loaded["document"]["annotations"] == [point]
+        assert dciodvfy_every_object(tmp_path / "state" / "labels.sqlite", tmp_path) == 1
     finally:
         LABEL_HANDLERS.update(handlers)

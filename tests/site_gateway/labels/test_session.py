@@ -24,7 +24,13 @@ from site_gateway.series_source import SeriesSource
 from site_gateway.sessions import LABEL_HANDLERS, Session, SessionServices
 from tests.site_gateway.conftest import DemoData
 from tests.site_gateway.labels.conftest import FAST
-from tests.site_gateway.labels.helpers import SITE, document, frame, make_grant
+from tests.site_gateway.labels.helpers import (
+    SITE,
+    dciodvfy_every_object,
+    document,
+    frame,
+    make_grant,
+)
 
 
 class FakeLink:
@@ -83,6 +89,7 @@ async def gateway_parts(
     service.install()
     try:
         yield service, source, handle
+        dciodvfy_every_object(tmp_path / "labels.sqlite", tmp_path)
     finally:
         await service.aclose()
         await pacs.aclose()

@@ -17,7 +17,12 @@ from site_gateway.labels.store import LabelStore
 from site_gateway.pacs import open_pacs
 from site_gateway.protocol import LabelState
 from tests.site_gateway.labels.conftest import FAST
-from tests.site_gateway.labels.helpers import SITE, StaticLookup, point_document
+from tests.site_gateway.labels.helpers import (
+    SITE,
+    StaticLookup,
+    dciodvfy_every_object,
+    point_document,
+)
 from tests.site_gateway.orthanc import free_port
 
 
@@ -88,6 +93,7 @@ async def test_each_status_class_is_handled_as_classified(
             assert revision.reason == dead[0]["reason"]
         else:
             assert dead == []
+        assert dciodvfy_every_object(tmp_path / "labels.sqlite", tmp_path) == 1
     finally:
         await service.aclose()
         await pacs.aclose()
