@@ -242,3 +242,26 @@ async def test_labels_on_a_multiframe_source_reference_its_frames(
     finally:
         await labels.aclose()
         await pacs.aclose()
+
+
+async def test_an_excluding_selection_is_a_quality_issue_kos_and_a_bad_reason_is_refused(
+    service: LabelService, handle: str, ct: list[Dataset], folder: Path
+) -> None:
+    import pytest
+
+    from site_gateway.labels.document import LabelInvalidError
+
+    with pytest.raises(LabelInvalidError) as caught:
+        await service.select_series(
+            project="lungs", lead="u_lead01", series=[handle], decision="maybe", text="?"
+        )
+    assert caught.value.detail == "bad_reason"
+    await service.select_series(
+        project="lungs", lead="u_lead01", series=[handle], decision="exclude", text="motion"
+    )
+    await service.worker.run_until_idle()
+    (kos,) = _stored(folder)
+    content = read_back(kos)
+    assert content.document_title is not None
+    assert content.document_title[0] == "113010"  # Quality Issue, not a rejection note
+    assert [i.sop_instance_uid for i in content.selected] == [str(d.SOPInstanceUID) for d in ct]
