@@ -154,16 +154,25 @@ def seed_demo(
         schema = LabelSchema.objects.filter(project=project).order_by("-version").first()
         if schema is None:
             schema = label_schema_create(actor=users["lead"], project=project, entries=DEMO_SCHEMA)
-        readers = [users["annotator"], users["annotator2"]]
+        # The site's main series (the phantom CT) is read by both annotators, blinded from each
+        # other; further series go to the first annotator.
         for site, spec in site_rows:
             for index, handle in enumerate(spec.series_handles):
-                if Task.objects.filter(project=project, site=site, series_handle=handle).exists():
-                    continue
-                task = task_create(
-                    actor=users["lead"], project=project, site=site, series_handle=handle,
-                    label_schema=schema,
-                )  # fmt: skip
-                task_assign(actor=users["lead"], task=task, assignee=readers[index % 2])
+                readers = (
+                    [users["annotator"], users["annotator2"]]
+                    if index == 0
+                    else [users["annotator"]]
+                )
+                for reader in readers:
+                    if Task.objects.filter(
+                        site=site, series_handle=handle, assignee=reader
+                    ).exists():
+                        continue
+                    task = task_create(
+                        actor=users["lead"], project=project, site=site, series_handle=handle,
+                        label_schema=schema,
+                    )  # fmt: skip
+                    task_assign(actor=users["lead"], task=task, assignee=reader)
         tasks = Task.objects.filter(project=project).count()
     if source == "new" and created:
         _keep_password(chosen)

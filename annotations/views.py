@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -19,7 +20,12 @@ from annotations.selectors import project_list_for_user, task_list_for_user
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # login_required
-    tasks = task_list_for_user(user).filter(assignee=user)[:200]
+    # A worklist reads as a queue: what is due first, then what was assigned first.
+    tasks = (
+        task_list_for_user(user)
+        .filter(assignee=user)
+        .order_by(F("due_date").asc(nulls_last=True), "created_at", "id")[:200]
+    )
     context = {
         "me": MeSerializer(user).data,
         "tasks": TaskSerializer(tasks, many=True).data,

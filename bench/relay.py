@@ -91,10 +91,10 @@ async def scrolling(
             next_index += 1
         data = await asyncio.wait_for(viewer.ws.recv(), timeout=120)
         if isinstance(data, bytes):
-            seq = unpack_frame(data)[0].get("seq")
-            if seq in sent:
-                latencies.append((time.perf_counter() - sent.pop(seq)) * 1000)
-                await viewer.send({"type": "frame.ack", "seq": seq})
+            answered = unpack_frame(data)[0].get("seq")
+            if isinstance(answered, int) and answered in sent:
+                latencies.append((time.perf_counter() - sent.pop(answered)) * 1000)
+                await viewer.send({"type": "frame.ack", "seq": answered})
         else:
             message = json.loads(data)
             if message.get("type") == "error" and message.get("seq") in sent:

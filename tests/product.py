@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -53,6 +53,33 @@ class Product:
 
     def site_state_dir(self, slug: str) -> Path:
         return self.var_dir / "demo" / slug / "gateway"
+
+    @property
+    def users(self) -> dict[str, str]:
+        """Demo user name → password."""
+        from annotations.demo import DEMO_USERS
+
+        return dict.fromkeys(DEMO_USERS, self.password)
+
+    def site_labels(self, task_id: int) -> dict[str, Any] | None:
+        """The newest label revision of a task, read from its site's label store (the site's
+        world: central has none of this)."""
+        from site_gateway.labels.store import LabelStore, task_subject
+
+        for store_path in sorted((self.var_dir / "demo").glob("*/gateway/labels.sqlite")):
+            store = LabelStore(store_path, site=store_path.parent.parent.name)
+            try:
+                revision = store.latest(task_subject(task_id))
+            finally:
+                store.close()
+            if revision is not None:
+                document = {"task": revision.task, "annotations": json.loads(revision.payload)}
+                return {
+                    "document": document,
+                    "revision": revision.revision,
+                    "state": revision.state,
+                }
+        return None
 
     def start(self, name: str, command: list[str]) -> None:
         log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115  (lives as long as the process)
@@ -124,7 +151,7 @@ def start_product(var_dir: Path, *, slices: int = 120) -> Product:
 
 
 @pytest.fixture(scope="session")
-def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+def demo_product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     running = start_product(tmp_path_factory.mktemp("product"))
     try:
         yield running

@@ -12,31 +12,25 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, sign_in
-from tests.browser.test_viewer_fixture import viewer_product
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
-try:  # the lead's fixture, when it exists, is the real product (demo gateway over a folder PACS)
-    from tests.browser.product import product  # type: ignore[import-not-found]
-except ImportError:
 
-    @pytest.fixture(scope="session")
-    def product(request: pytest.FixtureRequest) -> dict[str, Any]:
-        # RHINO_VIEWER_URL: run against a product someone started (`make run`); its site store is
-        # not readable from here, so the store check is left to the fixture-started product.
-        url = os.environ.get("RHINO_VIEWER_URL")
-        if url:
-            password = os.environ["RHINO_VIEWER_PASSWORD"]
-            names = ("annotator", "annotator2", "lead", "admin")
-            return {"url": url, "users": dict.fromkeys(names, password), "site_labels": None}
-        started: dict[str, Any] = request.getfixturevalue("viewer_product")
-        return started
-
-
-__all__ = ["product", "viewer_product"]
+@pytest.fixture(scope="session")
+def product(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The real product (central + the demo gateways over folder PACS) — or, with
+    RHINO_VIEWER_URL and RHINO_VIEWER_PASSWORD, one someone started with `make run` (its site store
+    is not readable from here, so the store check is then left out)."""
+    url = os.environ.get("RHINO_VIEWER_URL")
+    if url:
+        password = os.environ["RHINO_VIEWER_PASSWORD"]
+        names = ("annotator", "annotator2", "lead", "admin")
+        return {"url": url, "users": dict.fromkeys(names, password), "site_labels": None}
+    running = request.getfixturevalue("demo_product")
+    return {"url": running.url, "users": running.users, "site_labels": running.site_labels}
 
 
 def watch_console(page: Page) -> list[str]:

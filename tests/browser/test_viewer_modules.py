@@ -10,13 +10,12 @@ import pytest
 
 from site_gateway.protocol import pack_frame
 from tests.browser.test_viewer import product
-from tests.browser.test_viewer_fixture import viewer_product
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
-__all__ = ["product", "viewer_product"]
+__all__ = ["product"]
 
 
 @pytest.fixture

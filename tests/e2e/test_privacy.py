@@ -53,8 +53,9 @@ def _central_corpus(product: Product) -> bytes:
 
 
 async def test_central_keeps_no_pixels_geometry_uids_or_patient_identifiers(
-    product: Product,
+    demo_product: Product,
 ) -> None:
+    product = demo_product
     http = signed_in(product, "annotator")
     tasks = http.get(f"{product.url}/api/tasks/?assignee=me", timeout=10).json()["results"]
     task = tasks[0]
