@@ -119,7 +119,9 @@ def test_an_orm_update_is_refused_on_postgresql_and_caught_by_the_chain_everywhe
 
 def test_float_details_survive_the_database_round_trip(db) -> None:
     """jsonb turns 1e16 into an integer and -0.0 into 0; the chain must still verify."""
-    audit_record(actor=None, action="test.event", detail={"big": 1e16, "neg": -0.0, "xs": [0.1, 2.5]})
+    audit_record(
+        actor=None, action="test.event", detail={"big": 1e16, "neg": -0.0, "xs": [0.1, 2.5]}
+    )
     report = audit_verify_chain()
     assert report.ok, report.problem
     assert AuditEvent.objects.get().detail == {"big": "1e+16", "neg": "-0.0", "xs": ["0.1", "2.5"]}
