@@ -329,6 +329,10 @@ def test_every_drawing_tool_and_edit(page: Page, product: dict[str, Any]) -> Non
     assert box is not None
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.locator("#overlay-canvas").focus()
+    # Start on the first slice, so "copy to the next slice" has somewhere to go whatever series
+    # the queue hands out next (earlier tests may have submitted the phantom CT's task).
+    page.keyboard.press("Home")
+    wait_lossless(page)
 
     def tools() -> list[str]:
         return sorted(a["tool"] for a in page.evaluate("window.rhinoViewer.annotations"))
