@@ -47,7 +47,7 @@ http {{
     client_body_temp_path {tmp}/nginx-body;
     proxy_temp_path {tmp}/nginx-proxy;
     map $uri $rhino_affinity {{
-        ~^/ws/(?:gateway/)?sessions/(?<sid>[0-9a-f-]{{36}})/ $sid;
+        "~^/ws/(?:gateway/)?sessions/(?<sid>[0-9a-f-]{{36}})/" $sid;
         default $request_id;
     }}
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
@@ -176,6 +176,13 @@ def main() -> None:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        log_tail = (
+            (tmp / "servers.log").read_text(errors="replace")[-3000:]
+            if (tmp / "servers.log").exists()
+            else ""
+        )
+        if sys.exc_info()[0] is not None:
+            print(f"servers' log (tail):\n{log_tail}", file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
         _psql(f"DROP DATABASE IF EXISTS {DATABASE}")
 
