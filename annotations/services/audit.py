@@ -112,41 +112,24 @@ def audit_record(
     object_type, object_id = _object_ref(obj)
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        seq = head.seq + 1
-        occurred_at = timezone.now()
-        address = current_source_address()
-        content = canonical_content(
-            seq=seq,
-            occurred_at=occurred_at,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            outcome=int(outcome),
-            object_type=object_type,
-            object_id=object_id,
-            project_id=project_id,
-            site_id=site_id,
-            source_address=address,
-            detail=detail,
-        )
+        fields: dict[str, Any] = {
+            "seq": head.seq + 1,
+            "occurred_at": timezone.now(),
+            "actor_id": actor_id,
+            "actor_name": actor_name,
+            "action": action,
+            "outcome": int(outcome),
+            "object_type": object_type,
+            "object_id": object_id,
+            "project_id": project_id,
+            "site_id": site_id,
+            "source_address": current_source_address(),
+            "detail": detail,
+        }
         prev_mac = head.mac or GENESIS_MAC
-        mac = chain_mac(content, prev_mac)
-        event = AuditEvent.objects.create(
-            seq=seq,
-            occurred_at=occurred_at,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            outcome=int(outcome),
-            object_type=object_type,
-            object_id=object_id,
-            project_id=project_id,
-            site_id=site_id,
-            source_address=address,
-            detail=detail,
-            prev_mac=prev_mac,
-            mac=mac,
-        )
+        mac = chain_mac(canonical_content(**fields), prev_mac)
+        event = AuditEvent.objects.create(**fields, prev_mac=prev_mac, mac=mac)
+        seq = fields["seq"]
         head.seq, head.mac = seq, mac
         head.save(update_fields=["seq", "mac"])
         transaction.on_commit(lambda: publish_head(seq, mac))
