@@ -106,7 +106,8 @@ async def scrolling(
 async def bench_relay(product: Product) -> None:
     http = signed_in(product, "annotator")
     tasks = http.get(f"{product.url}/api/tasks/?assignee=me", timeout=10).json()["results"]
-    task = next(t for t in tasks if t["site_name"] == "Demo Hospital")
+    # The demo site's first task is its phantom CT (the site's largest series).
+    task = min((t for t in tasks if t["site_name"] == "Demo Hospital"), key=lambda t: t["id"])
     viewer = await open_viewer(product, http, task["id"])
     series = task["series_handle"]
     await viewer.send({"type": "series.info", "seq": 1, "series": series})
