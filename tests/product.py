@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -157,3 +158,40 @@ def demo_product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
         yield running
     finally:
         running.close()
+
+
+@contextmanager
+def daphne_with_world(var_dir: Path, world_module: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A real daphne on a free loopback port over a fresh SQLite database that ``world_module``
+    (run as ``python -m``; it prints its world as JSON on its last line) has built; yields
+    (port, world). The server stops with the block, open sockets or not."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "RHINO_VAR_DIR": str(var_dir),
+        "DATABASE_URL": f"sqlite:///{var_dir}/central.sqlite3",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("REDIS_URL", None)  # one worker: the in-memory channel layer is right
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    built = subprocess.run(
+        [sys.executable, "-m", world_module],
+        env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    world = json.loads(built.stdout.strip().splitlines()[-1])
+    port = free_port()
+    with open(var_dir / "daphne.log", "w") as log:
+        process = subprocess.Popen(
+            daphne_command(host="127.0.0.1", port=port), env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, timeout=30)
+            yield port, world
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # daphne waits for open sockets; the test is over
+                process.kill()
+                process.wait(timeout=10)

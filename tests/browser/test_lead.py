@@ -7,12 +7,6 @@ pytest-django's ``live_server`` is a WSGI server and cannot carry the project so
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from rhino_web.serve import daphne_command
 from tests.browser.conftest import sign_in
+from tests.product import daphne_with_world
 
 pytestmark = pytest.mark.browser
 
@@ -30,55 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LIVE_TIMEOUT_MS = 8_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     var = tmp_path_factory.mktemp("lead-var")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "RHINO_VAR_DIR": str(var),
-        "DATABASE_URL": f"sqlite:///{var}/central.sqlite3",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("REDIS_URL", None)  # one worker: the in-memory channel layer is right
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    world = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "tests.browser.lead_world"],
-            env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=120,
-        ).stdout.strip().splitlines()[-1]
-    )  # fmt: skip
-    port = _free_port()
-    log = open(var / "daphne.log", "w")  # noqa: SIM115  (kept open for the server's lifetime)
-    process = subprocess.Popen(
-        daphne_command(host="127.0.0.1", port=port), env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("daphne did not start")
-    # localhost, not 127.0.0.1: Chromium keeps Secure cookies (DEBUG off) on http://localhost only
-    world["url"] = f"http://localhost:{port}"
-    yield world
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # daphne waits for open sockets; the test is over
-        process.kill()
-        process.wait(timeout=10)
-    log.close()
+    with daphne_with_world(var, "tests.browser.lead_world") as (port, world):
+        # localhost, not 127.0.0.1: Chromium keeps Secure cookies (DEBUG off) on http://localhost only
+        world["url"] = f"http://localhost:{port}"
+        yield world
 
 
 class Reader:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
-from rhino_web.serve import daphne_command
 from site_gateway.grants import gateway_auth_message, sign_b64
 from site_gateway.protocol import pack_frame, unpack_frame
+from tests.product import daphne_with_world
 
 ROOT = Path(__file__).resolve().parents[3]
 ORIGIN = Origin("http://127.0.0.1")
@@ -39,41 +36,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     var = tmp_path_factory.mktemp("daphne-var")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "RHINO_VAR_DIR": str(var),
-        "DATABASE_URL": f"sqlite:///{var}/central.sqlite3",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("REDIS_URL", None)  # one worker: the in-memory layer is right
-    world = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "tests.annotations.secure_access.daphne_world"],
-            env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=120,
-        ).stdout.strip().splitlines()[-1]
-    )  # fmt: skip
-    port = _free_port()
-    log = open(var / "daphne.log", "w")  # noqa: SIM115  (kept open for the server's lifetime)
-    process = subprocess.Popen(
-        daphne_command(host="127.0.0.1", port=port), env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("daphne did not start")
-    world["url"] = f"ws://127.0.0.1:{port}"
-    world["key"] = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(world["gateway_key"]))
-    yield world
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with daphne_with_world(var, "tests.annotations.secure_access.daphne_world") as (port, world):
+        world["url"] = f"ws://127.0.0.1:{port}"
+        world["key"] = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(world["gateway_key"]))
+        yield world
 
 
 async def test_foreign_origin_is_an_http_403_before_accept(server) -> None:
