@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import io
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 
 from pydicom import Dataset, dcmread, dcmwrite
@@ -180,6 +180,58 @@ def int_of(ds: Dataset, keyword: str) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def study_record(m: Dataset) -> StudyRecord:
+    """A study-level query match (C-FIND or QIDO-RS), as the adapters' one mapping."""
+    return StudyRecord(
+        study_uid=text_of(m, "StudyInstanceUID"),
+        patient_id=text_of(m, "PatientID"),
+        patient_name=text_of(m, "PatientName"),
+        study_date=text_of(m, "StudyDate"),
+        study_time=text_of(m, "StudyTime"),
+        accession_number=text_of(m, "AccessionNumber"),
+        study_description=text_of(m, "StudyDescription"),
+        modalities=tuple(sorted(v for v in text_of(m, "ModalitiesInStudy").split("\\") if v)),
+        number_of_series=int_of(m, "NumberOfStudyRelatedSeries"),
+        number_of_instances=int_of(m, "NumberOfStudyRelatedInstances"),
+    )
+
+
+def series_records(study_uid: str, matches: Iterable[Dataset]) -> list[SeriesRecord]:
+    """Series-level matches, in Series Number order (unnumbered last)."""
+    records = [
+        SeriesRecord(
+            study_uid=study_uid,
+            series_uid=text_of(m, "SeriesInstanceUID"),
+            modality=text_of(m, "Modality"),
+            series_number=int_of(m, "SeriesNumber"),
+            series_description=text_of(m, "SeriesDescription"),
+            body_part=text_of(m, "BodyPartExamined"),
+            number_of_instances=int_of(m, "NumberOfSeriesRelatedInstances"),
+        )
+        for m in matches
+    ]
+    return sorted(records, key=lambda r: (r.series_number is None, r.series_number or 0))
+
+
+def instance_records(
+    study_uid: str, series_uid: str, matches: Iterable[Dataset]
+) -> list[InstanceRecord]:
+    """Image-level matches, in Instance Number order (``order_instances``)."""
+    return order_instances(
+        [
+            InstanceRecord(
+                study_uid=study_uid,
+                series_uid=series_uid,
+                sop_uid=text_of(m, "SOPInstanceUID"),
+                sop_class_uid=text_of(m, "SOPClassUID"),
+                instance_number=int_of(m, "InstanceNumber"),
+                number_of_frames=int_of(m, "NumberOfFrames"),
+            )
+            for m in matches
+        ]
+    )
 
 
 class Pacs(abc.ABC):

@@ -27,11 +27,11 @@ from site_gateway.pacs.base import (
     StudyQuery,
     StudyRecord,
     check_instance,
-    int_of,
-    order_instances,
+    instance_records,
     require_storable,
     require_uid,
-    text_of,
+    series_records,
+    study_record,
     with_file_meta,
 )
 from site_gateway.pacs.errors import PacsError, PacsErrorCode, StatusClass, status_error
@@ -112,26 +112,7 @@ class DicomWebPacs(Pacs):
             get_remaining=query.limit is None,
             fields=["StudyDescription", "NumberOfStudyRelatedInstances"],
         )
-        records = []
-        for match in matches:
-            m = Dataset.from_json(match)
-            records.append(
-                StudyRecord(
-                    study_uid=text_of(m, "StudyInstanceUID"),
-                    patient_id=text_of(m, "PatientID"),
-                    patient_name=text_of(m, "PatientName"),
-                    study_date=text_of(m, "StudyDate"),
-                    study_time=text_of(m, "StudyTime"),
-                    accession_number=text_of(m, "AccessionNumber"),
-                    study_description=text_of(m, "StudyDescription"),
-                    modalities=tuple(
-                        sorted(v for v in text_of(m, "ModalitiesInStudy").split("\\") if v)
-                    ),
-                    number_of_series=int_of(m, "NumberOfStudyRelatedSeries"),
-                    number_of_instances=int_of(m, "NumberOfStudyRelatedInstances"),
-                )
-            )
-        return records
+        return [study_record(Dataset.from_json(match)) for match in matches]
 
     async def find_series(self, study_uid: str) -> list[SeriesRecord]:
         matches = await self._run(
@@ -141,21 +122,7 @@ class DicomWebPacs(Pacs):
             get_remaining=True,
             fields=["BodyPartExamined", "SeriesDescription", "NumberOfSeriesRelatedInstances"],
         )
-        records = []
-        for match in matches:
-            m = Dataset.from_json(match)
-            records.append(
-                SeriesRecord(
-                    study_uid=study_uid,
-                    series_uid=text_of(m, "SeriesInstanceUID"),
-                    modality=text_of(m, "Modality"),
-                    series_number=int_of(m, "SeriesNumber"),
-                    series_description=text_of(m, "SeriesDescription"),
-                    body_part=text_of(m, "BodyPartExamined"),
-                    number_of_instances=int_of(m, "NumberOfSeriesRelatedInstances"),
-                )
-            )
-        return sorted(records, key=lambda r: (r.series_number is None, r.series_number or 0))
+        return series_records(study_uid, (Dataset.from_json(match) for match in matches))
 
     async def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceRecord]:
         matches = await self._run(
@@ -166,20 +133,9 @@ class DicomWebPacs(Pacs):
             get_remaining=True,
             fields=["InstanceNumber", "NumberOfFrames"],
         )
-        records = []
-        for match in matches:
-            m = Dataset.from_json(match)
-            records.append(
-                InstanceRecord(
-                    study_uid=study_uid,
-                    series_uid=series_uid,
-                    sop_uid=text_of(m, "SOPInstanceUID"),
-                    sop_class_uid=text_of(m, "SOPClassUID"),
-                    instance_number=int_of(m, "InstanceNumber"),
-                    number_of_frames=int_of(m, "NumberOfFrames"),
-                )
-            )
-        return order_instances(records)
+        return instance_records(
+            study_uid, series_uid, (Dataset.from_json(match) for match in matches)
+        )
 
     def _parts(self, path: str, stop: threading.Event) -> Iterator[bytes]:
         """Raw Part 10 objects of a WADO-RS multipart response, streamed (PS3.18 8.6.1.2)."""

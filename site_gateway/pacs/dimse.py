@@ -30,11 +30,11 @@ from site_gateway.pacs.base import (
     SeriesRecord,
     StudyQuery,
     StudyRecord,
-    int_of,
-    order_instances,
+    instance_records,
     require_storable,
     require_uid,
-    text_of,
+    series_records,
+    study_record,
     with_file_meta,
 )
 from site_gateway.pacs.dimse_assoc import (
@@ -189,23 +189,7 @@ class DimsePacs(Pacs):
         ident.NumberOfStudyRelatedInstances = None
         # C-FIND has no limit: matches beyond it are read and dropped (PS3.4 C.4.1.2.3).
         matches = (await self._find(ident))[: query.limit]
-        return [
-            StudyRecord(
-                study_uid=text_of(m, "StudyInstanceUID"),
-                patient_id=text_of(m, "PatientID"),
-                patient_name=text_of(m, "PatientName"),
-                study_date=text_of(m, "StudyDate"),
-                study_time=text_of(m, "StudyTime"),
-                accession_number=text_of(m, "AccessionNumber"),
-                study_description=text_of(m, "StudyDescription"),
-                modalities=tuple(
-                    sorted(v for v in text_of(m, "ModalitiesInStudy").split("\\") if v)
-                ),
-                number_of_series=int_of(m, "NumberOfStudyRelatedSeries"),
-                number_of_instances=int_of(m, "NumberOfStudyRelatedInstances"),
-            )
-            for m in matches
-        ]
+        return [study_record(m) for m in matches]
 
     async def find_series(self, study_uid: str) -> list[SeriesRecord]:
         ident = Dataset()
@@ -215,19 +199,7 @@ class DimsePacs(Pacs):
             setattr(ident, keyword, "")
         ident.SeriesNumber = None
         ident.NumberOfSeriesRelatedInstances = None
-        records = [
-            SeriesRecord(
-                study_uid=study_uid,
-                series_uid=text_of(m, "SeriesInstanceUID"),
-                modality=text_of(m, "Modality"),
-                series_number=int_of(m, "SeriesNumber"),
-                series_description=text_of(m, "SeriesDescription"),
-                body_part=text_of(m, "BodyPartExamined"),
-                number_of_instances=int_of(m, "NumberOfSeriesRelatedInstances"),
-            )
-            for m in await self._find(ident)
-        ]
-        return sorted(records, key=lambda r: (r.series_number is None, r.series_number or 0))
+        return series_records(study_uid, await self._find(ident))
 
     async def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceRecord]:
         ident = Dataset()
@@ -238,19 +210,7 @@ class DimsePacs(Pacs):
         ident.SOPClassUID = ""
         ident.InstanceNumber = None
         ident.NumberOfFrames = None
-        return order_instances(
-            [
-                InstanceRecord(
-                    study_uid=study_uid,
-                    series_uid=series_uid,
-                    sop_uid=text_of(m, "SOPInstanceUID"),
-                    sop_class_uid=text_of(m, "SOPClassUID"),
-                    instance_number=int_of(m, "InstanceNumber"),
-                    number_of_frames=int_of(m, "NumberOfFrames"),
-                )
-                for m in await self._find(ident)
-            ]
-        )
+        return instance_records(study_uid, series_uid, await self._find(ident))
 
     # -- retrieval -----------------------------------------------------------------------------
 
