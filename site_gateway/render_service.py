@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import pydicom
 
 from imaging import (
@@ -38,6 +37,7 @@ from imaging import (
     series_geometry,
 )
 from imaging import Plane as ImagingPlane
+from imaging.render import effective_window
 from site_gateway.cache import MemoryLRU
 from site_gateway.protocol import Plane, Quality
 
@@ -66,19 +66,6 @@ def _size_of(value: object) -> int:
 
 def new_memory_cache(max_bytes: int) -> MemoryLRU[Hashable, Any]:
     return MemoryLRU(max_bytes, _size_of)
-
-
-def effective_window(frame: Frame, requested: Window | None) -> Window | None:
-    """The window ``render`` will apply: requested, the object's first, else min–max."""
-    if frame.is_color:
-        return None
-    if requested is not None:
-        return requested
-    if frame.default_window is not None:
-        return frame.default_window
-    ends = frame.modality.apply(np.array([frame.offset, frame.offset + frame.stored_max], float))
-    lo, hi = float(ends.min()), float(ends.max())
-    return Window(center=(lo + hi) / 2, width=max(hi - lo, 1.0))
 
 
 def _decode(path: Path, index: int, limits: Limits) -> Frame:

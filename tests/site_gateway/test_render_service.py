@@ -13,9 +13,10 @@ from PIL import Image
 from pydicom import dcmread
 
 from imaging import Window, decode_frame, read_dataset
+from imaging.render import effective_window
 from site_gateway import render_service
 from site_gateway.protocol import Plane, Quality
-from site_gateway.render_service import RenderService, effective_window, new_memory_cache
+from site_gateway.render_service import RenderService, new_memory_cache
 from tests.site_gateway.conftest import DemoData
 
 
