@@ -28,3 +28,16 @@ def pytest_runtest_makereport(
             f"skipped under RHINO_STRICT_TESTS=1, which makes a missing part a failure: {reason}"
         )
     return report
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Generator[None, None, None]:
+    """Each test gets its own channel layer. channels_redis keeps asyncio locks and pools bound
+    to the event loop that first used them; pytest-asyncio gives every test a new loop, so a layer
+    shared across tests fails with "bound to a different event loop" when a lock was held at the
+    end of the previous one."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
