@@ -76,6 +76,7 @@ class MessageType(enum.StrEnum):
     # gateway → central, control link
     HEARTBEAT = "heartbeat"
     TASK_LABELS = "task.labels"  # a task's label status: counts and a content hash, never content
+    AUDIT_DIGEST = "audit.digest"  # the site audit's chain head and frames served per session
     # central → gateway, control link
     SESSION_ATTACH = "session.attach"  # open a data link for this session, with its grant
     SESSION_REVOKE = "session.revoke"
