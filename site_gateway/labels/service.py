@@ -32,6 +32,7 @@ from site_gateway.labels.store import LabelConflictError, LabelStore, Revision
 from site_gateway.pacs import Pacs
 from site_gateway.protocol import ErrorCode, LabelState, MessageType
 from site_gateway.sessions import LABEL_HANDLERS, Session
+from site_gateway.site_audit import AuditKind
 
 log = logging.getLogger("site_gateway.labels")
 
@@ -134,6 +135,7 @@ class LabelService:
             log.exception("label.save of task %s failed", session.grant.task)
             await self._send_error(session, ErrorCode.INTERNAL, "the site could not store", seq)
             return
+        await self._audit_written(session, revision)
         await session.send_json(
             {"type": MessageType.LABEL_SAVED, "seq": seq, "revision": revision.revision}
         )
@@ -170,6 +172,28 @@ class LabelService:
         return revision
 
     # -- label.load ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _audit_written(session: Session, revision: Revision) -> None:
+        """One site-audit entry per committed revision: who wrote which task's labels, with the
+        content hash that ties the entry to the stored document (never the content itself)."""
+        try:
+            await session.services.audit.record_now(
+                AuditKind.LABEL_WRITTEN,
+                session=session.id,
+                user=session.grant.user,
+                grant=session.grant.nonce,
+                task=session.grant.task,
+                revision=revision.revision,
+                annotations=revision.count,
+                content_hash=revision.content_hash,
+            )
+        except Exception:
+            # The revision is durable already; refusing the acknowledgement now would make the
+            # viewer save again. The failure is loud in the site's log instead.
+            log.exception(
+                "site audit of task %s revision %s failed", revision.task, revision.revision
+            )
 
     async def label_load(self, session: Session, message: Mapping[str, Any]) -> None:
         seq = _seq(message)

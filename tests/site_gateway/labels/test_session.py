@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -22,6 +24,7 @@ from site_gateway.pacs import open_pacs
 from site_gateway.retrieval import Retriever
 from site_gateway.series_source import SeriesSource
 from site_gateway.sessions import LABEL_HANDLERS, Session, SessionServices
+from site_gateway.site_audit import AuditKind, SiteAudit, verify
 from tests.site_gateway.conftest import DemoData
 from tests.site_gateway.labels.conftest import FAST
 from tests.site_gateway.labels.helpers import (
@@ -31,6 +34,8 @@ from tests.site_gateway.labels.helpers import (
     frame,
     make_grant,
 )
+
+AUDIT_KEY = b"session-test-site-audit-key-32by"
 
 
 class FakeLink:
@@ -98,8 +103,19 @@ async def gateway_parts(
 
 def _session(source: SeriesSource, handle: str) -> tuple[Session, FakeLink]:
     link = FakeLink()
-    services = SessionServices(source=source, renderer=cast(Any, None), audit=cast(Any, None))
+    audit = SiteAudit(source._disk.root.parent / "site-audit.sqlite", AUDIT_KEY)
+    services = SessionServices(source=source, renderer=cast(Any, None), audit=audit)
     return Session(make_grant([handle]), link, services), link
+
+
+def _labels_written(source: SeriesSource) -> list[dict[str, Any]]:
+    path = source._disk.root.parent / "site-audit.sqlite"
+    assert verify(path, AUDIT_KEY).ok
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT entry FROM audit WHERE kind = ? ORDER BY id", (AuditKind.LABEL_WRITTEN,)
+        ).fetchall()
+    return [json.loads(entry) for (entry,) in rows]
 
 
 async def test_save_is_acknowledged_after_commit_then_stored_status_follows(
@@ -113,6 +129,11 @@ async def test_save_is_acknowledged_after_commit_then_stored_status_follows(
         json.dumps({"type": "label.save", "seq": 7, "document": document([rect])})
     )
     assert link.sent == [{"type": "label.saved", "seq": 7, "revision": 1}]
+    (written,) = _labels_written(source)
+    assert written["task"] == session.grant.task and written["revision"] == 1
+    assert written["user"] == session.grant.user and written["annotations"] == 1
+    latest = service.store.latest("task/12")
+    assert latest is not None and written["content_hash"] == latest.content_hash
     latest = service.store.latest("task/12")
     assert latest is not None
     assert latest.records[0].sop_uid != ""
@@ -153,3 +174,5 @@ async def test_refusals_are_coded_errors_with_the_request_seq(
     assert link.sent[-1]["code"] == "label_conflict"
     assert service.store.latest("task/12") is not None
     assert service.status()["pending"] == 1
+    # Only the one committed save is in the site audit: refusals and conflicts wrote nothing.
+    assert [e["revision"] for e in _labels_written(source)] == [1]
