@@ -26,6 +26,8 @@ MAX_TEXT_BYTES: Final = 8 * 1024 * 1024
 MAX_FRAME_HEADER_BYTES: Final = 4096
 # Largest single binary frame relayed (a lossless 4k×4k radiograph PNG fits).
 MAX_BINARY_BYTES: Final = 48 * 1024 * 1024
+# Prefetch frame requests a site keeps queued per session; beyond that the oldest is cancelled.
+MAX_PREFETCH_REQUESTS: Final = 16
 
 
 class CloseCode(enum.IntEnum):
@@ -127,6 +129,13 @@ class LabelState(enum.StrEnum):
 class Quality(enum.StrEnum):
     PREVIEW = "preview"  # JPEG, while scrolling or dragging
     LOSSLESS = "lossless"  # PNG, at rest
+
+
+class Priority(enum.StrEnum):
+    """Which lane a frame request rides at the site (docs/protocol.md, "Prefetch")."""
+
+    INTERACTIVE = "interactive"  # what the user is looking at: newest wins per (series, plane)
+    PREFETCH = "prefetch"  # read-ahead: served only while no interactive request waits
 
 
 # Which browser messages need which grant action; anything not listed is never relayed.
@@ -235,6 +244,7 @@ class FrameRequest:
     quality: Quality
     window: WindowSpec | None
     size: tuple[int, int] | None  # fit within (width, height); None = native
+    priority: Priority = Priority.INTERACTIVE
 
 
 def parse_frame_request(message: Mapping[str, Any]) -> FrameRequest:
@@ -244,8 +254,11 @@ def parse_frame_request(message: Mapping[str, Any]) -> FrameRequest:
     try:
         plane = Plane(message.get("plane", Plane.AXIAL))
         quality = Quality(message.get("quality", Quality.LOSSLESS))
+        priority = Priority(message.get("priority", Priority.INTERACTIVE))
     except ValueError:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "unknown plane or quality") from None
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, "unknown plane, quality or priority (interactive, prefetch)"
+        ) from None
     window = None
     raw_window = message.get("window")
     if raw_window is not None:
@@ -267,7 +280,7 @@ def parse_frame_request(message: Mapping[str, Any]) -> FrameRequest:
         ):
             raise ProtocolError(ErrorCode.BAD_MESSAGE, "'size' is [width, height], 16…8192")
         size = (raw_size[0], raw_size[1])
-    return FrameRequest(seq, series, index, plane, quality, window, size)
+    return FrameRequest(seq, series, index, plane, quality, window, size, priority)
 
 
 # --- binary frames ---

@@ -32,6 +32,7 @@ def test_enums_match() -> None:
     assert _frozen_object(source, "MessageType") == {c.name: c.value for c in protocol.MessageType}
     assert _frozen_object(source, "Plane") == {c.name: c.value for c in protocol.Plane}
     assert _frozen_object(source, "Quality") == {c.name: c.value for c in protocol.Quality}
+    assert _frozen_object(source, "Priority") == {c.name: c.value for c in protocol.Priority}
     assert _frozen_object(source, "LabelState") == {c.name: c.value for c in protocol.LabelState}
 
 
@@ -40,6 +41,7 @@ def test_limits_match() -> None:
     assert _constant(source, "PROTOCOL_VERSION") == str(protocol.PROTOCOL_VERSION)
     assert eval(_constant(source, "MAX_TEXT_BYTES")) == protocol.MAX_TEXT_BYTES  # noqa: S307 (digits and *)
     assert _constant(source, "MAX_FRAME_HEADER_BYTES") == str(protocol.MAX_FRAME_HEADER_BYTES)
+    assert _constant(source, "MAX_PREFETCH_REQUESTS") == str(protocol.MAX_PREFETCH_REQUESTS)
 
 
 def test_ack_window_matches_central() -> None:

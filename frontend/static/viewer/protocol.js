@@ -6,6 +6,8 @@ export const MAX_TEXT_BYTES = 8 * 1024 * 1024;
 export const MAX_FRAME_HEADER_BYTES = 4096;
 /** Central forwards at most this many unacknowledged frames per session. */
 export const ACK_WINDOW = 8;
+/** A site keeps at most this many prefetch requests per session (older ones are cancelled). */
+export const MAX_PREFETCH_REQUESTS = 16;
 
 export const CloseCode = Object.freeze({
   NORMAL: 1000,
@@ -49,6 +51,7 @@ export const MessageType = Object.freeze({
   AUTH_OK: "auth.ok",
   HEARTBEAT: "heartbeat",
   TASK_LABELS: "task.labels",
+  AUDIT_DIGEST: "audit.digest",
   SESSION_ATTACH: "session.attach",
   SESSION_REVOKE: "session.revoke",
   SESSION_STATE: "session.state",
@@ -70,6 +73,7 @@ export const MessageType = Object.freeze({
 
 export const Plane = Object.freeze({ AXIAL: "axial", CORONAL: "coronal", SAGITTAL: "sagittal" });
 export const Quality = Object.freeze({ PREVIEW: "preview", LOSSLESS: "lossless" });
+export const Priority = Object.freeze({ INTERACTIVE: "interactive", PREFETCH: "prefetch" });
 export const LabelState = Object.freeze({
   SAVED_AT_SITE: "saved_at_site",
   STORED_IN_PACS: "stored_in_pacs",
