@@ -5,6 +5,12 @@ against the grant (action, series in scope, expiry) before anything touches the 
 requests are scheduled per (series, plane): only the newest pending request is kept, superseded
 ones are answered ``cancelled``, and a request still waiting for the PACS is cancelled when a
 newer one arrives; one already rendering finishes (it is nearly done, and the viewer paints it).
+
+Prefetch requests (``priority: "prefetch"``, the viewer's read-ahead) ride a lane of their own:
+at most ``MAX_PREFETCH_REQUESTS`` queued (the oldest beyond that is answered ``cancelled``),
+served one at a time in arrival order, and only while no interactive request is pending or being
+served — so read-ahead never delays what the user is looking at, and never piles frames onto
+central's acknowledgement window faster than one at a time.
 Nothing here blocks the event loop: PACS work is awaited in tasks, CPU work runs in the pool.
 """
 
@@ -15,6 +21,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,11 +32,13 @@ from imaging import Frame, HandleKind, ImagingError, Window, series_summary
 from site_gateway.grants import Grant
 from site_gateway.protocol import (
     BROWSER_TO_GATEWAY,
+    MAX_PREFETCH_REQUESTS,
     CloseCode,
     ErrorCode,
     FrameRequest,
     MessageType,
     Plane,
+    Priority,
     ProtocolError,
     decode,
     pack_frame,
@@ -82,6 +91,18 @@ class _Slot:
 
 
 @dataclass(eq=False)
+class _PrefetchLane:
+    """Read-ahead requests, oldest first; one served at a time while interactive work is idle."""
+
+    queue: OrderedDict[int, FrameRequest] = field(default_factory=OrderedDict)
+    current: FrameRequest | None = None
+    current_task: asyncio.Task[None] | None = None
+    waiting: bool = False
+    runner: asyncio.Task[None] | None = None
+    served: int = 0
+
+
+@dataclass(eq=False)
 class SessionServices:
     source: SeriesSource
     renderer: RenderService
@@ -95,6 +116,9 @@ class Session:
     link: DataLink
     services: SessionServices
     _slots: dict[tuple[str, Plane], _Slot] = field(default_factory=dict)
+    _prefetch: _PrefetchLane = field(default_factory=_PrefetchLane)
+    # Set while no interactive frame request is pending or being served: the prefetch lane's gate.
+    _interactive_idle: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _watching: set[str] = field(default_factory=set)
     closed: bool = False
@@ -315,6 +339,16 @@ class Session:
         except RequestError as exc:
             await self.send_error(exc.code, exc.message, request.seq)
             return
+        if request.priority is Priority.PREFETCH:
+            await self._queue_prefetch(request)
+            return
+        self._interactive_idle.clear()
+        # The same frame queued for read-ahead: this answer carries it.
+        lane = self._prefetch
+        for seq, queued in list(lane.queue.items()):
+            if _same_frame(queued, request):
+                del lane.queue[seq]
+                await self.send_error(ErrorCode.CANCELLED, "asked for interactively", seq)
         slot = self._slots.setdefault((request.series, request.plane), _Slot())
         superseded = slot.pending
         slot.pending = request
@@ -329,6 +363,12 @@ class Session:
 
     async def frame_cancel(self, message: Mapping[str, Any]) -> None:
         seq = require_int(message, "seq")
+        lane = self._prefetch
+        if lane.queue.pop(seq, None) is not None:
+            await self.send_error(ErrorCode.CANCELLED, "cancelled by the viewer", seq)
+        elif lane.current is not None and lane.current.seq == seq and lane.waiting:
+            assert lane.current_task is not None
+            lane.current_task.cancel()
         for slot in self._slots.values():
             if slot.pending is not None and slot.pending.seq == seq:
                 slot.pending = None
@@ -350,8 +390,37 @@ class Session:
                     ErrorCode.CANCELLED, "superseded by a newer request", request.seq
                 )
             slot.current, slot.current_task, slot.waiting = None, None, False
+        if not any(s.pending or s.current for s in self._slots.values()):
+            self._interactive_idle.set()
 
-    async def _serve_frame(self, request: FrameRequest, slot: _Slot) -> None:
+    async def _queue_prefetch(self, request: FrameRequest) -> None:
+        lane = self._prefetch
+        lane.queue[request.seq] = request
+        while len(lane.queue) > MAX_PREFETCH_REQUESTS:
+            _, dropped = lane.queue.popitem(last=False)
+            await self.send_error(ErrorCode.CANCELLED, "the prefetch lane is full", dropped.seq)
+        if lane.runner is None or lane.runner.done():
+            if not any(s.pending or s.current for s in self._slots.values()):
+                self._interactive_idle.set()
+            lane.runner = self._spawn(self._run_prefetch())
+
+    async def _run_prefetch(self) -> None:
+        lane = self._prefetch
+        while lane.queue and not self.closed:
+            await self._interactive_idle.wait()
+            if not lane.queue:
+                break  # cancelled while interactive requests were served
+            _, request = lane.queue.popitem(last=False)
+            lane.current, lane.waiting = request, True
+            lane.current_task = asyncio.create_task(self._serve_frame(request, lane))
+            await asyncio.wait({lane.current_task})  # as in _run_slot
+            if lane.current_task.cancelled():
+                await self.send_error(ErrorCode.CANCELLED, "cancelled by the viewer", request.seq)
+            else:
+                lane.served += 1
+            lane.current, lane.current_task, lane.waiting = None, None, False
+
+    async def _serve_frame(self, request: FrameRequest, slot: _Slot | _PrefetchLane) -> None:
         try:
             frame, instance = await self._frame_for(request)
             slot.waiting = False
@@ -450,10 +519,18 @@ class Session:
         for slot in self._slots.values():
             if slot.current_task is not None:
                 slot.current_task.cancel()
+        if self._prefetch.current_task is not None:
+            self._prefetch.current_task.cancel()
 
 
 def _window(request: FrameRequest) -> Window | None:
     return Window(request.window.center, request.window.width) if request.window else None
+
+
+def _same_frame(a: FrameRequest, b: FrameRequest) -> bool:
+    return (a.series, a.plane, a.index, a.quality, a.window, a.size) == (
+        b.series, b.plane, b.index, b.quality, b.window, b.size
+    )  # fmt: skip
 
 
 def describe(request: FrameRequest) -> str:
