@@ -26,13 +26,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from imaging.handles import HandleKind, handle_kind
-from site_gateway.protocol import Action, ErrorCode
+from site_gateway.protocol import Action, ErrorCode, SiteAct
 
 TOKEN_PREFIX: Final = "rg1"  # noqa: S105  (a format tag, not a secret)
 MAX_TOKEN_BYTES: Final = 64 * 1024
 # A grant is presented once, right after central signs it; clocks may differ a little.
 CLOCK_SKEW_SECONDS: Final = 30
 MAX_GRANT_LIFETIME_SECONDS: Final = 12 * 3600
+# A site-request grant covers one request over the control link: minutes, not hours.
+SITE_REQUEST_KIND: Final = "site_request"
+MAX_SITE_REQUEST_LIFETIME_SECONDS: Final = 15 * 60
 
 
 class GrantError(Exception):
@@ -166,16 +169,8 @@ class ReplayGuard:
             # Expiry order and insertion order agree closely enough (grants are short-lived).
 
 
-def verify_grant(
-    token: str,
-    *,
-    central_key: Ed25519PublicKey,
-    site: str,
-    replay: ReplayGuard | None,
-    now: float | None = None,
-) -> Grant:
-    """Check signature, then validity window, site and single use; return the grant."""
-    now = time.time() if now is None else now
+def _signed_payload(token: object, central_key: Ed25519PublicKey) -> dict[str, Any]:
+    """The JSON payload of a token signed by central; ``GrantError`` for anything else."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
         raise GrantError(ErrorCode.GRANT_INVALID, "not a grant")
     prefix, _, rest = token.partition(".")
@@ -198,15 +193,124 @@ def verify_grant(
         raise GrantError(ErrorCode.GRANT_INVALID, "the grant's payload is not JSON") from None
     if not isinstance(payload, dict):
         raise GrantError(ErrorCode.GRANT_INVALID, "the grant's payload is not an object")
-    grant = Grant.from_payload(payload)
-    if grant.expires_at <= now:
+    return payload
+
+
+def _check_window(issued_at: int, expires_at: int, now: float, max_lifetime: int) -> None:
+    if expires_at <= now:
         raise GrantError(ErrorCode.GRANT_EXPIRED, "the grant has expired")
-    if grant.issued_at > now + CLOCK_SKEW_SECONDS:
+    if issued_at > now + CLOCK_SKEW_SECONDS:
         raise GrantError(ErrorCode.GRANT_INVALID, "the grant is not valid yet")
-    if grant.expires_at - grant.issued_at > MAX_GRANT_LIFETIME_SECONDS:
+    if expires_at - issued_at > max_lifetime:
         raise GrantError(ErrorCode.GRANT_INVALID, "the grant's lifetime is too long")
+
+
+def verify_grant(
+    token: str,
+    *,
+    central_key: Ed25519PublicKey,
+    site: str,
+    replay: ReplayGuard | None,
+    now: float | None = None,
+) -> Grant:
+    """Check signature, then validity window, site and single use; return the grant."""
+    now = time.time() if now is None else now
+    payload = _signed_payload(token, central_key)
+    if "kind" in payload:  # a site-request grant (or a future kind) never opens a session
+        raise GrantError(ErrorCode.GRANT_INVALID, "not a session grant")
+    grant = Grant.from_payload(payload)
+    _check_window(grant.issued_at, grant.expires_at, now, MAX_GRANT_LIFETIME_SECONDS)
     if grant.site != site:
         raise GrantError(ErrorCode.GRANT_WRONG_SITE, "the grant is for another site")
+    if replay is not None:
+        replay.check_and_remember(grant.nonce, grant.expires_at, now)
+    return grant
+
+
+# --- site-request grants (a lead's requests over the control link: browse, select, agree) ---
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRequestGrant:
+    """Central's signed permission for one request to one site, outside any session.
+
+    ``request`` binds the grant to the request id it travels with, so a grant lifted from one
+    request cannot authorise another; ``nonce`` makes it single use.
+    """
+
+    user: str  # the lead's pseudonym
+    role: str
+    project: str  # project slug: the site checks it serves it
+    site: str
+    acts: frozenset[SiteAct]
+    request: str
+    issued_at: int
+    expires_at: int
+    nonce: str
+
+    def allows(self, act: SiteAct) -> bool:
+        return act in self.acts
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "kind": SITE_REQUEST_KIND,
+            "sub": self.user,
+            "role": self.role,
+            "project": self.project,
+            "site": self.site,
+            "act": sorted(self.acts),
+            "req": self.request,
+            "iat": self.issued_at,
+            "exp": self.expires_at,
+            "nonce": self.nonce,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> SiteRequestGrant:
+        try:
+            if payload["v"] != 1 or payload["kind"] != SITE_REQUEST_KIND:
+                raise ValueError("kind")
+            grant = cls(
+                user=_str(payload["sub"]),
+                role=_str(payload["role"]),
+                project=_str(payload["project"]),
+                site=_str(payload["site"]),
+                acts=frozenset(SiteAct(a) for a in payload["act"]),
+                request=_str(payload["req"]),
+                issued_at=_int(payload["iat"]),
+                expires_at=_int(payload["exp"]),
+                nonce=_str(payload["nonce"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise GrantError(ErrorCode.GRANT_INVALID, "the grant's fields are malformed") from None
+        if len(grant.nonce) < 16:
+            raise GrantError(ErrorCode.GRANT_INVALID, "the grant's nonce is too short")
+        return grant
+
+
+def sign_site_request(grant: SiteRequestGrant, key: Ed25519PrivateKey) -> str:
+    payload = json.dumps(grant.to_payload(), separators=(",", ":"), sort_keys=True).encode()
+    return f"{TOKEN_PREFIX}.{_b64e(payload)}.{_b64e(key.sign(payload))}"
+
+
+def verify_site_request(
+    token: object,
+    *,
+    central_key: Ed25519PublicKey,
+    site: str,
+    request: str,
+    replay: ReplayGuard | None,
+    now: float | None = None,
+) -> SiteRequestGrant:
+    """Signature, kind, validity window, site, the request id it is bound to, single use."""
+    now = time.time() if now is None else now
+    grant = SiteRequestGrant.from_payload(_signed_payload(token, central_key))
+    _check_window(grant.issued_at, grant.expires_at, now, MAX_SITE_REQUEST_LIFETIME_SECONDS)
+    if grant.site != site:
+        raise GrantError(ErrorCode.GRANT_WRONG_SITE, "the grant is for another site")
+    if grant.request != request:
+        raise GrantError(ErrorCode.GRANT_INVALID, "the grant is for another request")
     if replay is not None:
         replay.check_and_remember(grant.nonce, grant.expires_at, now)
     return grant

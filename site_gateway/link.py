@@ -31,6 +31,7 @@ from site_gateway.grants import (
 from site_gateway.protocol import (
     MAX_BINARY_BYTES,
     PROTOCOL_VERSION,
+    SITE_REQUESTS,
     CloseCode,
     ErrorCode,
     MessageType,
@@ -160,6 +161,9 @@ class ControlLink:
         self.connections = 0  # successful authentications so far (tests, doctor)
         self._attaches: set[asyncio.Task[None]] = set()
         self._ws: ClientConnection | None = None
+        # Site requests (browse, select, agreement): handed over as they come, served elsewhere
+        # (site_gateway.site_requests) in their own tasks; set by the gateway's wiring.
+        self.on_request: Callable[[dict[str, Any]], None] | None = None
 
     async def run_forever(self) -> None:
         attempt = 0
@@ -247,6 +251,8 @@ class ControlLink:
             await self._manager.revoke(session)
         elif kind == MessageType.PING:
             await ws.send(json.dumps({"type": MessageType.PONG, "seq": message.get("seq")}))
+        elif kind in SITE_REQUESTS and self.on_request is not None:
+            self.on_request(message)  # returns at once: the request runs as its own task
         elif kind in (MessageType.SESSION_ATTACH, MessageType.SESSION_REVOKE):
             await _send_error(ws, ErrorCode.BAD_MESSAGE, f"{kind} needs a 'session' string")
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class ErrorCode(enum.StrEnum):
     CANCELLED = "cancelled"  # superseded by a newer request
     LABEL_INVALID = "label_invalid"
     LABEL_CONFLICT = "label_conflict"
+    BUSY = "busy"  # the site is serving as many central requests as it allows; ask again later
     INTERNAL = "internal"
 
 
@@ -82,6 +84,18 @@ class MessageType(enum.StrEnum):
     # central → gateway, control link
     SESSION_ATTACH = "session.attach"  # open a data link for this session, with its grant
     SESSION_REVOKE = "session.revoke"
+    # central → gateway, control link: site requests (each with a ``request`` id and a signed
+    # site-request grant); the gateway answers each with its reply type, or an ``error``, carrying
+    # the same ``request`` id (docs/protocol.md, "Site requests")
+    BROWSE_QUERY = "browse.query"
+    BROWSE_THUMBNAIL = "browse.thumbnail"
+    SELECTION_WRITE = "selection.write"
+    AGREEMENT_QUERY = "agreement.query"
+    # gateway → central, control link: the replies
+    BROWSE_RESULT = "browse.result"
+    THUMBNAIL_RESULT = "thumbnail.result"
+    SELECTION_WRITTEN = "selection.written"
+    AGREEMENT_RESULT = "agreement.result"
     # central → browser
     SESSION_STATE = "session.state"
     # browser → gateway (relayed)
@@ -110,6 +124,30 @@ class Action(enum.StrEnum):
     VIEW = "view"
     ANNOTATE = "annotate"
     REVIEW = "review"
+
+
+class SiteAct(enum.StrEnum):
+    """What a site-request grant allows (a lead's requests over the control link, no session)."""
+
+    BROWSE = "browse"  # query the PACS for studies and series, render thumbnails
+    SELECT = "select"  # write the lead's selection back as a Key Object Selection document
+    AGREEMENT = "agreement"  # compare the readers' labels of a series (numbers only)
+
+
+# Site request type → (the act its grant must allow, the reply type).
+SITE_REQUESTS: Final[Mapping[str, tuple[SiteAct, str]]] = {
+    MessageType.BROWSE_QUERY: (SiteAct.BROWSE, MessageType.BROWSE_RESULT),
+    MessageType.BROWSE_THUMBNAIL: (SiteAct.BROWSE, MessageType.THUMBNAIL_RESULT),
+    MessageType.SELECTION_WRITE: (SiteAct.SELECT, MessageType.SELECTION_WRITTEN),
+    MessageType.AGREEMENT_QUERY: (SiteAct.AGREEMENT, MessageType.AGREEMENT_RESULT),
+}
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def request_id_of(message: Mapping[str, Any]) -> str | None:
+    """The ``request`` id of a site request or reply (uuid4 hex), or None if it has none."""
+    value = message.get("request")
+    return value if isinstance(value, str) and _REQUEST_ID.fullmatch(value) else None
 
 
 class Plane(enum.StrEnum):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imaging import HandleKey
+from site_gateway.browse import SeriesBrowser
 from site_gateway.cache import DiskCache, MemoryLRU
 from site_gateway.config import GatewayConfig
 from site_gateway.handle_map import HandleMap
@@ -30,6 +31,7 @@ from site_gateway.series_source import FindOnce, SeriesSource
 from site_gateway.session_manager import SessionManager
 from site_gateway.sessions import DataLink, SessionServices
 from site_gateway.site_audit import SiteAudit
+from site_gateway.site_requests import SiteRequests
 
 log = logging.getLogger("site_gateway.service")
 
@@ -64,6 +66,7 @@ class Gateway:
     manager: SessionManager
     link: ControlLink
     labels: LabelService
+    requests: SiteRequests
     health: PacsHealth = field(default_factory=PacsHealth)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -114,9 +117,21 @@ class Gateway:
             link_generation=lambda: link.connections,
         )
         labels.install()
+        # The lead's requests over the control link: browse, thumbnails, KOS selections, reader
+        # agreement (docs/protocol.md, "Site requests").
+        requests = SiteRequests(
+            site=config.site,
+            central_key=keys.central,
+            serves_project=config.serves_project,
+            browser=SeriesBrowser(pacs=shared, handles=handles, source=source, renderer=renderer),
+            labels=labels,
+            audit=audit,
+            send=link.send_control,
+        )
+        link.on_request = requests.submit
         gateway = cls(
             config, keys, pacs, handles, disk, memory, retriever, renderer, audit, manager, link,
-            labels,
+            labels, requests,
         )  # fmt: skip
         link.status = gateway.status
         return gateway
@@ -167,6 +182,7 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.link.aclose()
+        await self.requests.aclose()
         await self.manager.aclose()
         await self.labels.aclose()
         await self.retriever.aclose()
