@@ -92,7 +92,9 @@ SCROLL_PASS = """(key) => new Promise((done) => {
   const v = window.rhinoViewer; const target = document.activeElement ?? document.body;
   const last = key === 'ArrowDown' ? v.seriesSlices - 1 : 0;
   const first = v.painted.length; const t0 = performance.now(); let scrolled = 0;
+  let maxUnacked = 0;
   const step = () => {
+    maxUnacked = Math.max(maxUnacked, v.frames.unacked);
     if (v.slice.index !== last) {
       target.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
       scrolled += 1;
@@ -105,8 +107,10 @@ SCROLL_PASS = """(key) => new Promise((done) => {
       if (!end) return requestAnimationFrame(wait);
       const shown = frames.filter((p) => p.at <= end.at);
       const seconds = (end.at - t0) / 1000;
+      const sources = {};
+      for (const p of shown) sources[p.source] = (sources[p.source] ?? 0) + 1;
       done({frames: shown.length, seconds, fps: Math.round(shown.length / seconds * 10) / 10,
-            distinct: new Set(shown.map((p) => p.index)).size, scrolled});
+            distinct: new Set(shown.map((p) => p.index)).size, scrolled, sources, maxUnacked});
     };
     wait();
   };
@@ -204,65 +208,90 @@ def test_annotator_views_draws_saves_reloads_and_submits(
     assert console == []
 
 
-def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> None:
-    """Frames painted per second while scrolling, and key press → painted frame (p50/p95)."""
-    sign_in(page, product["url"], "annotator", product["users"]["annotator"])
-    console = watch_console(page)
-    page.goto(f"{product['url']}/")
-    rows = page.locator("#task-rows tr")
-    rows.first.locator("a").click()  # the oldest task: the demo site's phantom CT
-    page.wait_for_url("**/tasks/*/view/")
+def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
+    """One fresh viewer page: key → paint latency on slices 1…35, then one key per animation
+    frame down to the last slice and back up to the first."""
+    page.goto(task_url)
     wait_lossless(page)
     page.locator("#overlay-canvas").focus()
     page.keyboard.press("Home")
     wait_lossless(page)
 
-    # Latency first, on slices the browser has not seen yet: real key presses, each timed from the
-    # event to the paint of the new slice (from the site).
+    # Latency first: real key presses, each timed from the event to the paint of the new slice.
     page.evaluate(
         """() => { window.__keys = [];
         window.addEventListener('keydown', (e) => window.__keys.push(e.timeStamp), true); }"""
     )
     latencies: list[float] = []
-    for _ in range(35):  # slices 1…35 (the viewer opened on the middle one, 40 of 80)
+    sources: dict[str, int] = {}
+    for _ in range(35):  # slices 1…35 (the viewer opened on the middle one, 60 of 120)
         target = page.evaluate("window.rhinoViewer.slice.index") + 1
         page.keyboard.press("ArrowDown")
         page.wait_for_function(
             "(i) => window.rhinoViewer.painted.some((p) => p.index === i && p.at > window.__keys.at(-1))",
             arg=target,
         )
-        latency = page.evaluate(
+        latency, source = page.evaluate(
             """(i) => { const k = window.__keys.at(-1);
-            return window.rhinoViewer.painted.find((p) => p.index === i && p.at > k).at - k; }""",
+            const p = window.rhinoViewer.painted.find((p) => p.index === i && p.at > k);
+            return [p.at - k, p.source]; }""",
             target,
         )
         latencies.append(latency)
+        sources[source] = sources.get(source, 0) + 1
         page.wait_for_timeout(30)
-    # Throughput: one key per animation frame down to the last slice (slices not seen yet: every
-    # frame from the site), then back up to the first (decoded frames kept in the browser).
+    # Throughput: down to the last slice (slices not shown yet: from the site, directly or read
+    # ahead), then back up to the first (mostly decoded frames kept in the browser).
     passes = [page.evaluate(SCROLL_PASS, key) for key in ("ArrowDown", "ArrowUp")]
+    latencies.sort()
+    return {
+        "painted_fps_from_site": passes[0]["fps"],
+        "painted_fps_cached": passes[1]["fps"],
+        "slices_painted_of_scrolled": f"{passes[0]['distinct']}/{passes[0]['scrolled']}",
+        "key_to_paint_ms_p50": round(statistics.median(latencies), 1),
+        "key_to_paint_ms_p95": round(latencies[round(0.95 * (len(latencies) - 1))], 1),
+        "samples": len(latencies),
+        # Where painted frames came from: "site" (an interactive answer), "prefetch" (read ahead by
+        # the prefetch lane, painted as it arrived), "cache" (decoded earlier, kept in the browser).
+        "key_to_paint_sources": sources,
+        "scroll_down_sources": passes[0]["sources"],
+        "scroll_up_sources": passes[1]["sources"],
+        "max_unacked_frames": max(p["maxUnacked"] for p in passes),
+        "browser_cache": page.evaluate("window.rhinoViewer.frames"),
+    }
+
+
+def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> None:
+    """Frames painted per second while scrolling, and key press → painted frame (p50/p95): with
+    read-ahead off (every frame asked for when shown) and on, in close succession."""
+    sign_in(page, product["url"], "annotator", product["users"]["annotator"])
+    console = watch_console(page)
+    page.goto(f"{product['url']}/")
+    rows = page.locator("#task-rows tr")
+    rows.first.locator("a").click()  # the oldest task: the demo site's phantom CT
+    page.wait_for_url("**/tasks/*/view/")
+    task_url = page.url.split("?")[0]
+    without = measure_scrolling(page, f"{task_url}?prefetch=off")
+    figures = measure_scrolling(page, task_url)
     # The browser's own animation-frame rate on this machine, idle: the ceiling for painted frames.
-    raf_hz = page.evaluate(
+    figures["animation_frames_per_s_idle"] = page.evaluate(
         """() => new Promise((done) => { let n = 0; const t0 = performance.now();
         const tick = (t) => (t - t0 < 1000 ? (n++, requestAnimationFrame(tick)) : done(n));
         requestAnimationFrame(tick); })"""
     )
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p95 = latencies[round(0.95 * (len(latencies) - 1))]
-    figures = {
-        "painted_fps_from_site": passes[0]["fps"],
-        "painted_fps_cached": passes[1]["fps"],
-        "animation_frames_per_s_idle": raf_hz,
-        "slices_painted_of_scrolled": f"{passes[0]['distinct']}/{passes[0]['scrolled']}",
-        "key_to_paint_ms_p50": round(p50, 1),
-        "key_to_paint_ms_p95": round(p95, 1),
-        "samples": len(latencies),
-    }
+    figures["without_prefetch"] = without
     print(f"\nviewer frame timing: {json.dumps(figures)}")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "viewer-frame-timing.json").write_text(json.dumps(figures, indent=2))
-    assert passes[0]["frames"] > 0 and len(latencies) == 35
+    frames = figures["browser_cache"]
+    for run in (figures, without):
+        assert run["samples"] == 35 and run["max_unacked_frames"] <= 8  # central's window
+    # Without read-ahead every new slice came from the site; with it, read ahead through central.
+    assert without["browser_cache"]["prefetched"] == 0 and "site" in without["key_to_paint_sources"]
+    assert frames["prefetched"] > 0
+    # More frames were decoded than the cache holds: it evicted, and stayed within its budget.
+    assert frames["fromSite"] + frames["prefetched"] > frames["cacheFrames"]
+    assert 0 < frames["cacheBytes"] <= frames["cacheBudget"]
     assert console == []
 
 

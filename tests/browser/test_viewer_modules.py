@@ -29,7 +29,7 @@ def run(page: Page, body: str, arg: Any = None) -> Any:
     return page.evaluate(
         """async ([body, arg]) => {
         const names = ['protocol', 'rle', 'document', 'annotations', 'undo', 'bus', 'shortcuts',
-                       'presets', 'tools/geometry'];
+                       'presets', 'tools/geometry', 'prefetch'];
         const m = {};
         for (const n of names) m[n] = await import(`/static/viewer/${n}.js`);
         return await (new Function('m', 'arg', `return (async () => { ${body} })()`))(m, arg);
@@ -154,3 +154,30 @@ def test_measurements_use_pixel_spacing_per_plane(modules: Page) -> None:
     assert round(got["angle"]["value"], 6) == 90 and got["angle"]["unit"] == "deg"
     assert got["presets"] == ["Brain", "Lung", "Bone", "Abdomen", "Mediastinum"]
     assert got["own"] == [{"name": "Liver", "center": 60, "width": 150}]
+
+
+def test_read_ahead_follows_the_scroll_and_leaves_room_in_the_window(modules: Page) -> None:
+    got = run(
+        modules,
+        """const p = m.prefetch;
+        const want = (index, quality) => ({index, plane: 'axial', quality, window: null});
+        const plan = (w, moving, direction, extra = {}) => p.prefetchPlan(
+          {want: w, moving, direction, slices: 20, windowMoving: false, ...extra})
+          .map((x) => `${x.index}${x.quality[0]}`);
+        return {
+          down: plan(want(5, 'preview'), true, 1),
+          up: plan(want(5, 'preview'), true, -1),
+          rest: plan(want(0, 'lossless'), false, 1),
+          restUp: plan(want(10, 'lossless'), false, -1),
+          dragging: plan(want(5, 'preview'), true, 1, {windowMoving: true}),
+          single: plan(want(0, 'lossless'), false, 1, {slices: 1}),
+          budget: [p.PREFETCH_IN_FLIGHT, p.MAX_IN_FLIGHT, m.protocol.ACK_WINDOW],
+        };""",
+    )
+    assert got["down"] == [f"{i}p" for i in range(6, 18)]
+    assert got["up"] == ["4p", "3p", "2p", "1p", "0p"]
+    assert got["rest"] == ["1l", "2l", "3l"]
+    assert got["restUp"] == ["9l", "11l", "8l", "12l", "7l", "13l"]
+    assert got["dragging"] == [] and got["single"] == []
+    prefetch, interactive, window = got["budget"]
+    assert prefetch > 0 and prefetch + 2 * interactive <= window

@@ -92,7 +92,7 @@ for (const tool of [...SELECT_TOOLS, ...SHAPE_TOOLS, ...BRUSH_TOOLS]) tools.regi
 
 const overlay = new Overlay({ bus, root: $("viewer-stage") });
 const scheduler = new FrameScheduler({
-  bus, connection,
+  bus, connection, slices: () => sliceCount(),
   failed: (e) => notify(`The site could not show this image: ${e.message}`),
   paint: (bitmap, header, done) => {
     if (header.window) shownWindow = header.window;
@@ -102,6 +102,8 @@ const scheduler = new FrameScheduler({
   },
 });
 scheduler.setSeries(series);
+// ?prefetch=off: every frame asked for when shown (support on a constrained link; the timing test).
+scheduler.prefetchEnabled = new URLSearchParams(location.search).get("prefetch") !== "off";
 const windowing = createWindowing({
   current: () => chosenWindow ?? shownWindow,
   apply: (w, moving) => {
@@ -305,7 +307,7 @@ window.addEventListener("keyup", (e) => {
 });
 window.addEventListener("pagehide", () => connection.close());
 
-exposeMetrics({ bus, store, saver, view, sliceCount });
+exposeMetrics({ bus, store, saver, view, sliceCount, scheduler });
 run("select");
 connection.open().catch((error) => {
   $("connection-state").textContent = `Could not open a session: ${error.message}`;

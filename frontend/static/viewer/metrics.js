@@ -2,17 +2,19 @@
 // Nothing here carries pixel data or DICOM strings.
 
 import { buildDocument } from "./document.js";
+import { CACHE_BYTES } from "./frames.js";
 
 /**
  * @param {{bus: import("./bus.js").Bus, store: import("./annotations.js").AnnotationStore,
  *   saver: import("./save.js").Saver, view: {index:number, plane:string},
- *   sliceCount: () => number}} options
+ *   sliceCount: () => number, scheduler: import("./frames.js").FrameScheduler}} options
  */
-export function exposeMetrics({ bus, store, saver, view, sliceCount }) {
-  /** @type {Array<{index:number, plane:string, quality:string, at:number}>} */
+export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler }) {
+  /** @type {Array<{index:number, plane:string, quality:string, source:string, at:number}>} */
   const painted = [];
   bus.on("painted", (p) => {
-    painted.push({ index: p.index, plane: p.plane, quality: p.quality, at: p.at });
+    // source: "site" (an interactive answer), "prefetch" (read ahead, painted on arrival), "cache"
+    painted.push({ index: p.index, plane: p.plane, quality: p.quality, source: p.source, at: p.at });
     if (painted.length > 5000) painted.splice(0, 1000);
   });
   const metrics = Object.freeze({
@@ -30,6 +32,13 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount }) {
     get document() {
       return buildDocument({ task: 0, schemaVersion: 0, baseRevision: null, annotations: store.all() })
         .annotations;
+    },
+    /** The decoded-frame cache and the frame lanes: sizes and counts only. */
+    get frames() {
+      return {
+        cacheBytes: scheduler.cacheBytes, cacheFrames: scheduler.cache.size, cacheBudget: CACHE_BYTES,
+        prefetchInFlight: scheduler.prefetching.size, unacked: scheduler.unacked(), ...scheduler.stats,
+      };
     },
     get saveState() {
       return saver.status.dataset.state ?? "";

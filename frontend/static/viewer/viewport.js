@@ -114,7 +114,8 @@ export class Viewport {
     if (callbacks.length && this.header) {
       const h = this.header;
       this.bus.emit("painted", {
-        index: h.index, plane: h.plane, quality: h.quality, seq: h.seq, at: performance.now(),
+        index: h.index, plane: h.plane, quality: h.quality, seq: h.seq, source: h.source,
+        at: performance.now(),
       });
     }
     for (const fn of callbacks) fn();
