@@ -38,6 +38,10 @@ class AuditAction(enum.StrEnum):
     TASK_DELETE = "task.delete"
     SELECTION_RECORD = "selection.record"
     SELECTION_WITHDRAW = "selection.withdraw"
+    SELECTION_KOS_STATE = "selection.kos_state"  # the site reports the KOS stored (or failed)
+    SERIES_BROWSE = "series.browse"  # a lead's query of a site's PACS (the query, no results)
+    SERIES_THUMBNAIL = "series.thumbnail"  # a thumbnail rendered at the site, relayed
+    AGREEMENT_READ = "agreement.read"  # reader agreement computed at the site, numbers only
     USER_TOKEN_ISSUE = "user.token_issue"  # noqa: S105  (an action name, not a secret)
     SESSION_OPEN = "session.open"
     SESSION_RENEW = "session.renew"
@@ -69,6 +73,8 @@ _RESTRICTED = ("110132", "DCM", "Use of Restricted Function")
 _AUDIT_USED = ("110101", "DCM", "Audit Log Used")
 _EXPORT = ("110106", "DCM", "Export")
 _BEGIN_TRANSFER = ("110102", "DCM", "Begin Transferring DICOM Instances")
+_QUERY = ("110112", "DCM", "Query")
+_INSTANCES_ACCESSED = ("110103", "DCM", "DICOM Instances Accessed")
 
 DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     AuditAction.USER_LOGIN: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
@@ -98,6 +104,10 @@ DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     AuditAction.GATEWAY_CONNECT: DicomEventCode(_ALERT, "E", _NODE_AUTH),
     AuditAction.GATEWAY_AUTH_FAILED: DicomEventCode(_ALERT, "E", _NODE_AUTH),
     AuditAction.AUDIT_READ: DicomEventCode(_AUDIT_USED, "R"),
+    # The lead's browser queries the site's PACS through its gateway (PS3.15 A.5.3.10).
+    AuditAction.SERIES_BROWSE: DicomEventCode(_QUERY, "E"),
+    AuditAction.SERIES_THUMBNAIL: DicomEventCode(_INSTANCES_ACCESSED, "R"),
+    AuditAction.AGREEMENT_READ: DicomEventCode(_INSTANCES_ACCESSED, "R"),
     AuditAction.AUDIT_EXPORT: DicomEventCode(_EXPORT, "R"),
 }
 

@@ -226,25 +226,37 @@ class SiteRequests:
     async def _selection_write(
         self, grant: SiteRequestGrant, message: Mapping[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Write the selection; a refusal is answered as ``selection.written`` with state
+        ``failed`` and its code, so that central can mark exactly those selections."""
         raw_series = message.get("series")
-        if not isinstance(raw_series, list) or not 1 <= len(raw_series) <= MAX_SELECTION_SERIES:
-            raise ProtocolError(
-                ErrorCode.BAD_MESSAGE, f"series is a list of 1…{MAX_SELECTION_SERIES} handles"
-            )
-        series = [require_handle({"s": h}, "s", HandleKind.SERIES) for h in raw_series]
-        reason = message.get("reason")
+        series: list[str] = []
         decision = message.get("decision")
-        if not isinstance(reason, dict) or not isinstance(decision, str):
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, "selection.write needs decision and reason")
-        code = reason.get("code")
-        revision = await self.labels.select_series(
-            project=grant.project,
-            lead=grant.user,
-            series=series,
-            decision=decision,
-            text=str(reason.get("text", ""))[:1024],
-            code=code if isinstance(code, dict) else None,
-        )
+        try:
+            if not isinstance(raw_series, list) or not 1 <= len(raw_series) <= MAX_SELECTION_SERIES:
+                raise ProtocolError(
+                    ErrorCode.BAD_MESSAGE, f"series is a list of 1…{MAX_SELECTION_SERIES} handles"
+                )
+            series = [require_handle({"s": h}, "s", HandleKind.SERIES) for h in raw_series]
+            reason = message.get("reason")
+            if not isinstance(reason, dict) or not isinstance(decision, str):
+                raise ProtocolError(
+                    ErrorCode.BAD_MESSAGE, "selection.write needs decision and reason"
+                )
+            code = reason.get("code")
+            revision = await self.labels.select_series(
+                project=grant.project,
+                lead=grant.user,
+                series=series,
+                decision=decision,
+                text=str(reason.get("text", ""))[:1024],
+                code=code if isinstance(code, dict) else None,
+            )
+        except (ProtocolError, LabelInvalidError) as exc:
+            failed = {
+                "project": grant.project, "series": series, "decision": str(decision)[:16],
+                "state": LabelState.FAILED.value, "code": exc.code, "message": exc.message,
+            }  # fmt: skip
+            return failed, {"series": series, "code": exc.code}
         state = await self._selection_state(
             grant.project, revision.revision, SELECTION_WAIT_SECONDS
         )

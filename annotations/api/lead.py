@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from annotations.api import serializers as s
 from annotations.api.base import Api, AuthedRequest, user_get
+from annotations.api.errors import error_body, exception_handler
 from annotations.api.pagination import CursorPagination
 from annotations.errors import DomainError, NotFoundError
 from annotations.lead.selectors import (
@@ -21,8 +28,11 @@ from annotations.lead.selectors import (
 )
 from annotations.models import (
     SELECTION_REASONS,
+    Project,
     SelectionDecision,
     SeriesSelection,
+    Site,
+    User,
 )
 from annotations.selectors import (
     label_schema_get_for_user,
@@ -30,7 +40,10 @@ from annotations.selectors import (
     project_get_for_user,
     site_get_for_user,
 )
+from annotations.services import browse
 from annotations.services import selections as services
+from imaging.handles import HandleKind
+from site_gateway.protocol import ProtocolError, require_handle
 
 
 class SelectionReasonSerializer(serializers.Serializer[Any]):
@@ -172,3 +185,144 @@ class ProjectProgressApi(Api):
     def get(self, request: AuthedRequest, project_id: str) -> Response:
         project = project_get_for_lead(request.user, project_id)
         return Response(project_progress(project))
+
+
+# --- the series browser and reader agreement: async views, because they wait for a site ---
+#
+# DRF's views are synchronous, and daphne runs every synchronous view of a worker in one thread:
+# a view waiting seconds for a site would hold up every other request. These views authenticate
+# with DRF's own authenticators and translate errors with the API's one exception handler (in a
+# short synchronous step), then wait for the site on the event loop.
+
+
+class SeriesQuerySerializer(s.StrictSerializer):
+    modality = serializers.RegexField(r"^[A-Za-z0-9]{1,16}$", required=False)
+    body_part = serializers.CharField(max_length=64, required=False)
+    text = serializers.CharField(max_length=64, required=False)
+    min_images = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=500, required=False)
+
+
+class AgreementQuerySerializer(s.StrictSerializer):
+    tasks = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=2, max_length=10
+    )
+
+
+def _authenticated(request: HttpRequest) -> User:
+    # The API's configured authenticators (token, session), as every DRF view uses them.
+    drf_request = Request(request, authenticators=APIView().get_authenticators())
+    user = drf_request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    return user
+
+
+def _error_response(exc: Exception) -> JsonResponse:
+    response = exception_handler(exc, {})
+    if response is None:
+        raise exc
+    reply = JsonResponse(response.data, status=response.status_code)
+    if response.status_code == 401:
+        reply["WWW-Authenticate"] = "Token"
+    return reply
+
+
+def _browse_context(
+    request: HttpRequest, project_id: str, site_id: str, query: Mapping[str, Any] | None
+) -> tuple[User, Project, Site, dict[str, Any]]:
+    user = _authenticated(request)
+    project = project_get_for_user(user, project_id)
+    site = project.sites.filter(pk=parse_pk(site_id)).first()
+    if site is None:
+        raise NotFoundError("No such site in this project.")
+    params: dict[str, Any] = {}
+    if query is not None:
+        serializer = SeriesQuerySerializer(
+            data={k: v for k, v in query.items() if v not in ("", None)}
+        )
+        serializer.is_valid(raise_exception=True)
+        params = dict(serializer.validated_data)
+    return user, project, site, params
+
+
+async def series_browse_api(request: HttpRequest, project_id: str, site_id: str) -> HttpResponse:
+    """``GET /api/projects/<id>/sites/<site_id>/series/?modality=&body_part=&text=&min_images=``"""
+    if request.method != "GET":
+        return _error_response(exceptions.MethodNotAllowed(str(request.method)))
+    try:
+        user, project, site, query = await sync_to_async(_browse_context)(
+            request, project_id, site_id, request.GET
+        )
+        result = await browse.series_browse(actor=user, project=project, site=site, query=query)
+    except (DomainError, exceptions.APIException) as exc:
+        return await sync_to_async(_error_response)(exc)
+    return JsonResponse(result)
+
+
+async def series_thumbnail_api(
+    request: HttpRequest, project_id: str, site_id: str, series_handle: str
+) -> HttpResponse:
+    """``GET …/series/<series_handle>/thumbnail``: the site's JPEG, relayed, not stored."""
+    if request.method != "GET":
+        return _error_response(exceptions.MethodNotAllowed(str(request.method)))
+    try:
+        require_handle({"series": series_handle}, "series", HandleKind.SERIES)
+    except ProtocolError:
+        return _error_response(
+            DomainError("Not a series handle.", fields={"series_handle": ["Not a handle."]})
+        )
+    try:
+        user, project, site, _ = await sync_to_async(_browse_context)(
+            request, project_id, site_id, None
+        )
+        thumb = await browse.series_thumbnail(
+            actor=user, project=project, site=site, series_handle=series_handle
+        )
+    except (DomainError, exceptions.APIException) as exc:
+        return await sync_to_async(_error_response)(exc)
+    if thumb.reply.status != "ok":
+        status_code = {"offline": 503, "timeout": 504}.get(thumb.reply.status, 502)
+        if thumb.reply.code == "not_found":
+            status_code = 404
+        error = thumb.reply.error_json() or {}
+        return JsonResponse(
+            error_body(error.get("code", "site_error"), error.get("message", "")),
+            status=status_code,
+        )
+    response = HttpResponse(thumb.image, content_type="image/jpeg")
+    # The browser may keep it a while; central keeps nothing.
+    response["Cache-Control"] = "private, max-age=600"
+    if thumb.slice_thickness is not None:
+        response["X-Slice-Thickness"] = f"{thumb.slice_thickness:g}"
+    if thumb.images is not None:
+        response["X-Images"] = str(thumb.images)
+    return response
+
+
+def _agreement_context(
+    request: HttpRequest, project_id: str, body: bytes
+) -> tuple[User, Project, list[int]]:
+    user = _authenticated(request)
+    project = project_get_for_user(user, project_id)
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise exceptions.ParseError() from None
+    serializer = AgreementQuerySerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return user, project, list(serializer.validated_data["tasks"])
+
+
+async def reader_agreement_api(request: HttpRequest, project_id: str) -> HttpResponse:
+    """``POST /api/projects/<id>/agreement/`` ``{"tasks": [ids]}``: numbers from the site."""
+    if request.method != "POST":
+        return _error_response(exceptions.MethodNotAllowed(str(request.method)))
+    try:
+        user, project, tasks = await sync_to_async(_agreement_context)(
+            request, project_id, request.body
+        )
+        result = await browse.reader_agreement(actor=user, project=project, task_ids=tasks)
+    except (DomainError, exceptions.APIException) as exc:
+        return await sync_to_async(_error_response)(exc)
+    return JsonResponse(result)

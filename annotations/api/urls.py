@@ -8,6 +8,21 @@ urlpatterns = [
     path("auth/token/", auth.TokenObtainApi.as_view(), name="api-auth-token"),
     path("selection-reasons/", lead.SelectionReasonListApi.as_view(), name="api-selection-reasons"),
     path(
+        "projects/<str:project_id>/sites/<str:site_id>/series/",
+        lead.series_browse_api,
+        name="api-project-site-series",
+    ),
+    path(
+        "projects/<str:project_id>/sites/<str:site_id>/series/<str:series_handle>/thumbnail",
+        lead.series_thumbnail_api,
+        name="api-project-site-series-thumbnail",
+    ),
+    path(
+        "projects/<str:project_id>/agreement/",
+        lead.reader_agreement_api,
+        name="api-project-agreement",
+    ),
+    path(
         "projects/<str:project_id>/selections/",
         lead.SelectionListCreateApi.as_view(),
         name="api-project-selections",

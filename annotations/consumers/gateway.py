@@ -19,7 +19,7 @@ from django.utils import timezone
 from annotations.context import client_address, source_address
 from annotations.models import SecureAccessSession, Site
 from annotations.relay import relay
-from annotations.services import gateways
+from annotations.services import gateways, site_requests
 from annotations.services.sessions import session_group, site_group, site_waiters_group
 from annotations.signing import signing_key
 from site_gateway.grants import central_challenge_message, new_nonce, sign_b64
@@ -27,6 +27,7 @@ from site_gateway.protocol import (
     GATEWAY_TO_BROWSER,
     MAX_BINARY_BYTES,
     PROTOCOL_VERSION,
+    SITE_REQUESTS,
     CloseCode,
     ErrorCode,
     MessageType,
@@ -34,12 +35,17 @@ from site_gateway.protocol import (
     decode,
     encode,
     error_message,
+    request_id_of,
 )
 
 logger = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_SECONDS = 10.0
 HEARTBEAT_SECONDS = 10
+# Site requests forwarded and not answered yet, per control link (oldest forgotten first).
+MAX_PENDING_REQUESTS = 1024
+# Reply types of site requests (and ``error``): routed by their ``request`` id.
+SITE_REPLIES = frozenset({reply for _, reply in SITE_REQUESTS.values()} | {MessageType.ERROR})
 
 
 class GatewayAuthConsumer(AsyncWebsocketConsumer):
@@ -113,6 +119,7 @@ class GatewayControlConsumer(GatewayAuthConsumer):
 
     _watchdog: asyncio.Task[None] | None = None
     _last_message: float = 0.0
+    _pending: dict[str, str] | None = None  # site request id → the asker's reply channel
 
     async def authenticated(self, site: Site, version: str) -> None:
         assert self.site_id is not None
@@ -158,7 +165,10 @@ class GatewayControlConsumer(GatewayAuthConsumer):
             await self.send(text_data=encode(error_message(exc.code, exc.message)))
             return
         kind = message["type"]
-        if kind == MessageType.HEARTBEAT:
+        request = request_id_of(message)
+        if request is not None and kind in SITE_REPLIES:
+            await self._site_reply(request, message)
+        elif kind == MessageType.HEARTBEAT:
             health = {
                 k: message[k] for k in ("pacs", "cache", "outbox", "sessions") if k in message
             }
@@ -195,7 +205,30 @@ class GatewayControlConsumer(GatewayAuthConsumer):
         elif kind == MessageType.PING:
             await self.send(text_data=encode({"type": MessageType.PONG}))
 
+    async def _site_reply(self, request: str, message: dict[str, Any]) -> None:
+        """A reply to a site request: to the asker's reply channel if one waits, else applied
+        here (a ``selection.written``, whose final state may come long after the request)."""
+        reply_channel = (self._pending or {}).pop(request, None)
+        if reply_channel is not None:
+            await self.channel_layer.send(reply_channel, {"type": "site.reply", "message": message})
+        elif message["type"] == MessageType.SELECTION_WRITTEN:
+            assert self.site_id is not None
+            await database_sync_to_async(site_requests.selection_kos_report)(
+                site_id=self.site_id, message=message
+            )
+
     # --- channel layer events ---
+
+    async def gateway_request(self, event: dict[str, Any]) -> None:
+        """Forward a site request (annotations/services/site_requests.py) to the gateway."""
+        message = event["message"]
+        if self._pending is None:
+            self._pending = {}
+        if event.get("reply"):
+            self._pending[message["request"]] = event["reply"]
+            while len(self._pending) > MAX_PENDING_REQUESTS:
+                self._pending.pop(next(iter(self._pending)))
+        await self.send(text_data=encode(message))
 
     async def gateway_attach(self, event: dict[str, Any]) -> None:
         await self.send(

@@ -1,13 +1,14 @@
 """Series selections and bulk task creation from them (issue 8, the lead's workspace).
 
 Central records the lead's choice by handle with a coded reason. The site writes it back as a Key
-Object Selection document; that write is started by the series browser (next round), which owns
-the gateway messages — see ``_selection_kos_writeback_hook`` below.
+Object Selection document, requested on commit (``_selection_kos_writeback_hook``, over the
+site's control link: ``annotations/services/site_requests.py``).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from annotations.services.tasks import task_assign, task_create
 from imaging.handles import HandleKind, handle_kind
 
 MAX_BULK_TASKS = 2000
+logger = logging.getLogger(__name__)
 
 
 def _require_handle(name: str, value: str, kind: HandleKind) -> None:
@@ -49,8 +51,15 @@ def _require_handle(name: str, value: str, kind: HandleKind) -> None:
 
 
 def _selection_kos_writeback_hook(selection: SeriesSelection) -> None:
-    """Where the KOS write-back at the site will be requested (the series browser round adds the
-    gateway message ``selection.write``). Until then the selection stays ``kos_state=pending``."""
+    """Ask the site to write the selection as a KOS (``selection.write``, on commit). The site
+    answers ``selection.written`` when the KOS is in its PACS (``kos_state`` → ``stored``) or cannot
+    be written (``failed``); the control consumer applies it. An offline site leaves ``pending``."""
+    from annotations.services.site_requests import selection_write_request
+
+    try:
+        selection_write_request(selection)
+    except Exception:  # the selection is recorded; a failed request must not fail the page
+        logger.exception("selection %s: KOS request not sent", selection.pk)
 
 
 def selection_record(
