@@ -422,3 +422,67 @@ def test_every_drawing_tool_and_edit(page: Page, product: dict[str, Any]) -> Non
     drag(page, (cx - 60, cy - 150), (cx - 10, cy - 150))
     assert "brush" not in tools()
     assert console == []
+
+
+def legend(page: Page) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = page.evaluate("window.rhinoViewer.legend")
+    return items
+
+
+def wait_legend(page: Page, count: int) -> None:
+    page.wait_for_function("(n) => window.rhinoViewer.legend.length === n", arg=count)
+
+
+def test_classifications_are_drawn_on_the_viewport(page: Page, product: dict[str, Any]) -> None:
+    """Series- and image-level classes appear as a legend on the image, in the class's colour,
+    follow the slice, undo and hide/show."""
+    sign_in(page, product["url"], "annotator", product["users"]["annotator"])
+    console = watch_console(page)
+    open_first_task(page, product)
+    page.locator("#overlay-canvas").focus()
+    page.keyboard.press("Home")
+    wait_lossless(page)
+    before = [(i["level"], i["label"]) for i in legend(page)]
+    assert ("image", "emphysema") not in before  # nothing image-level on slice 0 yet
+
+    page.keyboard.press("c")
+    dialog = page.get_by_role("dialog", name="Classify")
+    for level in ("series", "image"):
+        dialog.get_by_label("Level").select_option(level)
+        dialog.get_by_role("button", name="Add classification").click()
+    dialog.get_by_role("button", name="Close").click()
+    wait_legend(page, len(before) + 2)
+    items = legend(page)
+    assert [(i["level"], i["meaning"], i["colour"]) for i in items[len(before) :]] == [
+        ("series", "Pulmonary emphysema", "#c58cff"), ("image", "Pulmonary emphysema", "#c58cff"),
+    ]  # fmt: skip
+    # The swatch is painted on the overlay canvas in the class's colour.
+    for item in items:
+        rgba = page.evaluate(
+            """([x, y]) => { const c = document.getElementById('overlay-canvas');
+            const d = devicePixelRatio;
+            return Array.from(c.getContext('2d').getImageData(Math.round(x * d), Math.round(y * d), 1, 1).data); }""",
+            item["swatch"],
+        )
+        assert rgba == [*bytes.fromhex(item["colour"][1:]), 255], (item, rgba)
+    page.screenshot(path=str(ARTIFACTS / "viewer-classification-legend.png"))
+
+    # The image-level class belongs to slice 0 only; the series-level one to every slice.
+    page.keyboard.press("ArrowDown")
+    wait_lossless(page)
+    wait_legend(page, len(before) + 1)
+    assert ("image", "emphysema") not in [(i["level"], i["label"]) for i in legend(page)]
+    page.keyboard.press("ArrowUp")
+    wait_lossless(page)
+    wait_legend(page, len(before) + 2)
+
+    # Undo takes the image-level one away, redo brings it back; hiding the label hides both.
+    page.keyboard.press("Control+z")
+    wait_legend(page, len(before) + 1)
+    page.keyboard.press("Control+y")
+    wait_legend(page, len(before) + 2)
+    page.get_by_role("button", name="Hide Pulmonary emphysema").click()
+    wait_legend(page, 0)
+    page.get_by_role("button", name="Show Pulmonary emphysema").click()
+    wait_legend(page, len(before) + 2)
+    assert console == []

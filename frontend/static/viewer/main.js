@@ -24,6 +24,7 @@ import { History } from "./undo.js";
 import { Viewport } from "./viewport.js";
 import { bindToolbar } from "./toolbar.js";
 import { exposeMetrics } from "./metrics.js";
+import { classificationsAt, drawLegend } from "./legend.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const data = JSON.parse($("viewer-data").textContent ?? "{}");
@@ -64,6 +65,11 @@ const toolContext = {
   windowing: /** @type {any} */ (null),
 };
 
+/** @type {import("./legend.js").LegendItem[]} the classification legend on screen */
+let legendShown = [];
+const entryOf = (/** @type {string} */ key) => data.schema.entries.find((/** @type {any} */ e) => e.key === key) ?? null;
+const classesHere = () => classificationsAt(store.all(), frameRef(), (key) => store.hidden.has(key));
+
 const viewport = new Viewport({
   bus, element: $("viewport"), image: /** @type {HTMLCanvasElement} */ ($("image-canvas")),
   overlay: /** @type {HTMLCanvasElement} */ ($("overlay-canvas")),
@@ -78,12 +84,15 @@ const viewport = new Viewport({
       else draw.shape(a, a.label, a.uid === toolContext.selected);
     }
     tools.active?.preview?.(toolContext, draw);
+    legendShown = drawLegend(ctx, vp.dpr, classesHere(), entryOf);
   },
   hasOverlay: () => {
     const at = frameRef();
     const s = toolContext.state;
-    return !!at && (!!(s.drag || s.points || s.stroke || s.hover) ||
-      store.onFrame(at).some((a) => a.tool !== "classification"));
+    const any = !!at && (!!(s.drag || s.points || s.stroke || s.hover) ||
+      store.onFrame(at).some((a) => a.tool !== "classification") || classesHere().length > 0);
+    if (!any) legendShown = [];
+    return any;
   },
 });
 toolContext.viewport = viewport;
@@ -307,7 +316,7 @@ window.addEventListener("keyup", (e) => {
 });
 window.addEventListener("pagehide", () => connection.close());
 
-exposeMetrics({ bus, store, saver, view, sliceCount, scheduler });
+exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, legend: () => legendShown });
 run("select");
 connection.open().catch((error) => {
   $("connection-state").textContent = `Could not open a session: ${error.message}`;

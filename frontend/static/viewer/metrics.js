@@ -7,9 +7,10 @@ import { CACHE_BYTES } from "./frames.js";
 /**
  * @param {{bus: import("./bus.js").Bus, store: import("./annotations.js").AnnotationStore,
  *   saver: import("./save.js").Saver, view: {index:number, plane:string},
- *   sliceCount: () => number, scheduler: import("./frames.js").FrameScheduler}} options
+ *   sliceCount: () => number, scheduler: import("./frames.js").FrameScheduler,
+ *   legend: () => import("./legend.js").LegendItem[]}} options
  */
-export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler }) {
+export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, legend }) {
   /** @type {Array<{index:number, plane:string, quality:string, source:string, at:number}>} */
   const painted = [];
   bus.on("painted", (p) => {
@@ -39,6 +40,10 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler }
         cacheBytes: scheduler.cacheBytes, cacheFrames: scheduler.cache.size, cacheBudget: CACHE_BYTES,
         prefetchInFlight: scheduler.prefetching.size, unacked: scheduler.unacked(), ...scheduler.stats,
       };
+    },
+    /** The classification legend drawn on the viewport: labels, levels, colours, swatch centres. */
+    get legend() {
+      return legend().map((item) => ({ ...item }));
     },
     get saveState() {
       return saver.status.dataset.state ?? "";
