@@ -486,3 +486,67 @@ def test_classifications_are_drawn_on_the_viewport(page: Page, product: dict[str
     page.get_by_role("button", name="Show Pulmonary emphysema").click()
     wait_legend(page, len(before) + 2)
     assert console == []
+
+
+def mask_pixels(annotation: dict[str, Any]) -> set[tuple[int, int]]:
+    """(x, y) of the set pixels of a label document's brush mask (runs start with background)."""
+    mask = annotation["mask"]
+    columns, at, pixels = mask["columns"], 0, set()
+    for i, run in enumerate(mask["rle"]):
+        if i % 2:
+            pixels.update(((at + k) % columns, (at + k) // columns) for k in range(run))
+        at += run
+    return pixels
+
+
+def test_a_brush_mask_moves_with_the_select_tool_and_the_move_undoes(
+    page: Page, product: dict[str, Any]
+) -> None:
+    sign_in(page, product["url"], "annotator", product["users"]["annotator"])
+    console = watch_console(page)
+    open_first_task(page, product)
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.locator("#overlay-canvas").focus()
+    page.keyboard.press("End")  # a slice no other test draws on
+    wait_lossless(page)
+
+    def mask() -> set[tuple[int, int]]:
+        masks = [a for a in page.evaluate("window.rhinoViewer.document") if a["tool"] == "brush"
+                 and a["label"] == "lesion-mask"]  # fmt: skip
+        assert len(masks) == 1
+        return mask_pixels(masks[0])
+
+    page.keyboard.press("b")
+    page.locator("#label-picker [data-label-key='lesion-mask']").click()
+    drag(page, (cx - 40, cy), (cx + 40, cy))
+    drawn = mask()
+    assert len(drawn) > 100
+
+    # Select it (a click on the mask) and drag it right and down.
+    page.keyboard.press("v")
+    scale = min(box["width"], box["height"]) / 512  # CSS pixels per image pixel at fit
+    drag(page, (cx, cy), (cx + 60, cy + 30))
+    moved = mask()
+    shift = (min(x for x, _ in moved) - min(x for x, _ in drawn),
+             min(y for _, y in moved) - min(y for _, y in drawn))  # fmt: skip
+    assert abs(shift[0] - 60 / scale) <= 1 and abs(shift[1] - 30 / scale) <= 1
+    assert moved == {(x + shift[0], y + shift[1]) for x, y in drawn}  # translated, nothing lost
+    assert len(page.evaluate("window.rhinoViewer.annotations")) == len(
+        page.evaluate("window.rhinoViewer.document")
+    )
+
+    # Undo puts it back, redo moves it again.
+    page.keyboard.press("Control+z")
+    assert mask() == drawn
+    page.keyboard.press("Control+y")
+    assert mask() == moved
+
+    # Dragged far off the image, it stops at the edge, whole.
+    x_on_mask = cx + 60
+    drag(page, (x_on_mask, cy + 30), (box["x"] + box["width"] + 400, cy + 30))
+    edge = mask()
+    assert max(x for x, _ in edge) == 511 and len(edge) == len(drawn)
+    page.screenshot(path=str(ARTIFACTS / "viewer-mask-moved.png"))
+    assert console == []

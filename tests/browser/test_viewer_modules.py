@@ -29,7 +29,7 @@ def run(page: Page, body: str, arg: Any = None) -> Any:
     return page.evaluate(
         """async ([body, arg]) => {
         const names = ['protocol', 'rle', 'document', 'annotations', 'undo', 'bus', 'shortcuts',
-                       'presets', 'tools/geometry', 'prefetch'];
+                       'presets', 'tools/geometry', 'prefetch', 'tools/masks'];
         const m = {};
         for (const n of names) m[n] = await import(`/static/viewer/${n}.js`);
         return await (new Function('m', 'arg', `return (async () => { ${body} })()`))(m, arg);
@@ -181,3 +181,28 @@ def test_read_ahead_follows_the_scroll_and_leaves_room_in_the_window(modules: Pa
     assert got["dragging"] == [] and got["single"] == []
     prefetch, interactive, window = got["budget"]
     assert prefetch > 0 and prefetch + 2 * interactive <= window
+
+
+def test_a_mask_shifts_by_whole_pixels_and_stays_on_the_image(modules: Page) -> None:
+    got = run(
+        modules,
+        """const k = m['tools/masks'];
+        const mask = {rows: 4, columns: 5, data: new Uint8Array(20)};
+        mask.data[6] = mask.data[7] = mask.data[12] = 1;  // (1,1) (2,1) (2,2)
+        const box = k.maskBounds(mask);
+        const out = new Uint8Array(20);
+        const shifted = (dx, dy) => {
+          k.shiftMask(mask.data, out, 5, 4, dx, dy);
+          return Array.from(out.keys()).filter((i) => out[i]).map((i) => [i % 5, Math.floor(i / 5)]);
+        };
+        return {
+          box, empty: k.maskBounds({rows: 2, columns: 2, data: new Uint8Array(4)}),
+          right: shifted(2, 1), left: shifted(-1, -1),
+          clamped: k.clampShift(box, 5, 4, 9.4, -7), rounded: k.clampShift(box, 5, 4, 0.6, 0.4),
+        };""",
+    )
+    assert got["box"] == {"x0": 1, "y0": 1, "x1": 2, "y1": 2} and got["empty"] is None
+    assert got["right"] == [[3, 2], [4, 2], [4, 3]]
+    assert got["left"] == [[0, 0], [1, 0], [1, 1]]
+    assert got["clamped"] == [2, -1]  # the box's right edge at column 4, its top at row 0
+    assert got["rounded"] == [1, 0]

@@ -80,7 +80,7 @@ const viewport = new Viewport({
     const skip = toolContext.state.stroke?.working.uid;
     for (const a of store.onFrame(at)) {
       if (a.uid === skip || a.tool === "classification") continue;
-      if (a.mask) draw.mask(a, 0.45);
+      if (a.mask) draw.mask(a, a.uid === toolContext.selected ? 0.7 : 0.45);
       else draw.shape(a, a.label, a.uid === toolContext.selected);
     }
     tools.active?.preview?.(toolContext, draw);

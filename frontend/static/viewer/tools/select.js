@@ -1,8 +1,11 @@
-// Select, move, edit vertices and delete; plus the navigation tools (pan, zoom, window) for a
-// left-button user.
+// Select, move, edit vertices and delete — regions, points, measurements and brush masks (a mask
+// moves by whole pixels and stays on the image); plus the navigation tools (pan, zoom, window)
+// for a left-button user.
 
 import { clone } from "../annotations.js";
+import { maskChanged } from "../draw.js";
 import { angleOf, clampPoint, dist, hitDistance, lengthOf } from "./geometry.js";
+import { clampShift, maskBounds, shiftMask } from "./masks.js";
 
 /** @typedef {import("./registry.js").Tool} Tool */
 /** @typedef {import("./registry.js").ToolContext} ToolContext */
@@ -45,8 +48,10 @@ const select = {
       }
     }
     choose(ctx, best?.uid ?? null);
-    if (best && !best.mask && ctx.editable()) {
-      ctx.state.drag = { uid: best.uid, vertex: -1, start: p, before: clone(best), moved: false };
+    if (best && ctx.editable()) {
+      const box = best.mask ? maskBounds(best.mask) : null;
+      if (best.mask && !box) return;
+      ctx.state.drag = { uid: best.uid, vertex: -1, start: p, before: clone(best), moved: false, box };
     }
   },
   move(ctx, p) {
@@ -54,6 +59,17 @@ const select = {
     if (!drag) return;
     const live = ctx.store.items.get(drag.uid);
     if (!live) return;
+    if (live.mask && drag.box) {
+      const { columns, rows } = live.mask;
+      const [dx, dy] = clampShift(drag.box, columns, rows, p[0] - drag.start[0], p[1] - drag.start[1]);
+      if (dx === drag.dx && dy === drag.dy) return;
+      drag.dx = dx;
+      drag.dy = dy;
+      shiftMask(drag.before.mask.data, live.mask.data, columns, rows, dx, dy); // live preview
+      maskChanged(live.mask);
+      drag.moved = dx !== 0 || dy !== 0;
+      return;
+    }
     const { columns, rows } = ctx.viewport;
     const points = drag.before.geometry.points.map((/** @type {number[]} */ q, /** @type {number} */ i) => {
       if (drag.vertex >= 0) return i === drag.vertex ? clampPoint(p, columns, rows) : q;
@@ -72,6 +88,7 @@ const select = {
       const [[x0, y0], [x1, y1]] = after.geometry.points;
       after.geometry.points = [[Math.min(x0, x1), Math.min(y0, y1)], [Math.max(x0, x1), Math.max(y0, y1)]];
     }
+    if (after.mask) maskChanged(after.mask);
     ctx.store.items.set(drag.uid, drag.before);
     ctx.store.edit(drag.vertex >= 0 ? `edit ${after.tool}` : `move ${after.tool}`, [{ before: drag.before, after }]);
   },
