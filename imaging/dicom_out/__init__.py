@@ -4,7 +4,7 @@ Pure library (pydicom, highdicom, numpy). See docs/writeback-objects.md.
 """
 
 from imaging.dicom_out.errors import WritebackError, WritebackErrorCode
-from imaging.dicom_out.ko import build_key_object_selection
+from imaging.dicom_out.ko import build_key_object_selection, build_rejection_note
 from imaging.dicom_out.model import (
     ClassificationLevel,
     CodedLabel,
@@ -68,6 +68,7 @@ __all__ = [
     "WritebackErrorCode",
     "build_key_object_selection",
     "build_measurement_report",
+    "build_rejection_note",
     "build_segmentation",
     "derive_uid",
     "read_back",

@@ -17,6 +17,8 @@ DEGREE = Code("deg", "UCUM", "Degree")
 # CID 7010 Key Object Selection Document Title.
 OF_INTEREST = Code("113000", "DCM", "Of Interest")
 QUALITY_ISSUE = Code("113010", "DCM", "Quality Issue")
+# CID 7011 / IHE IOCM: the title of a rejection note (the PACS hides the instances it lists).
+REJECTED_FOR_QUALITY = Code("113001", "DCM", "Rejected for Quality Reasons")
 # CID 7150 Segmentation Property Categories.
 MORPHOLOGICALLY_ABNORMAL_STRUCTURE = Code("49755003", "SCT", "Morphologically Abnormal Structure")
 ANATOMICAL_STRUCTURE = Code("91723000", "SCT", "Anatomical Structure")

@@ -157,6 +157,82 @@ def build_key_object_selection(
     return document
 
 
+def build_rejection_note(
+    rejected: Sequence[Superseded],
+    *,
+    study: SourceImage,
+    explanation: str,
+    provenance: Provenance,
+    sop_instance_uid: str,
+    series_instance_uid: str,
+    instance_number: int = 1,
+    series_number: int = KOS_SERIES_NUMBER,
+) -> hd.ko.KeyObjectSelectionDocument:
+    """An IHE IOCM rejection note: a KOS titled (113001, DCM, "Rejected for Quality Reasons")
+    listing write-back objects that no longer hold the reader's labels (every label of that kind
+    was deleted), so the PACS hides them and a read-back does not resurrect them.
+
+    Only for the gateway's own write-back objects: the lead's exclusions are never rejection notes
+    (see ``document_title``). ``rejected`` must all belong to ``study``.
+    """
+    if not isinstance(study, SourceImage):
+        raise WritebackError(E.UNKNOWN_SOURCE, "study must be a SourceImage of the study")
+    check_document(
+        sop_instance_uid=sop_instance_uid,
+        series_instance_uid=series_instance_uid,
+        instance_number=instance_number,
+        series_number=series_number,
+        provenance=provenance,
+        supersedes=None,
+    )
+    items = tuple(rejected)
+    if not items or not all(isinstance(r, Superseded) for r in items):
+        raise WritebackError(E.NOTHING_TO_WRITE, "rejected must list at least one Superseded")
+    check_unique((r.sop_instance_uid for r in items), "rejected instance")
+    if any(r.study_instance_uid != study.dataset.StudyInstanceUID for r in items):
+        raise WritebackError(E.BAD_VALUE, "a rejection note lists one study's instances")
+    if not isinstance(explanation, str) or not explanation or len(explanation) > 1024:
+        raise WritebackError(E.BAD_TEXT, "explanation must be 1..1024 characters")
+    evidence = [
+        _reference(study.dataset, r.series_instance_uid, r.sop_class_uid, r.sop_instance_uid)
+        for r in items
+    ]
+    title = concepts.REJECTED_FOR_QUALITY
+    content = hd.ko.KeyObjectSelection(
+        document_title=hd.sr.CodedConcept(title.value, title.scheme_designator, title.meaning),
+        referenced_objects=evidence,
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                uid=provenance.device_observer_uid,
+                name=provenance.software_name,
+                model_name=provenance.software_version,
+            ),
+        ),
+        description=explanation,
+    )
+    when = provenance.timestamp
+    texts = [*provenance_texts(provenance), explanation]
+    charset: dict[str, Any] = (
+        {"specific_character_set": name} if (name := character_set(texts)) else {}
+    )
+    document = hd.ko.KeyObjectSelectionDocument(
+        evidence=evidence,
+        content=content,
+        series_instance_uid=series_instance_uid,
+        series_number=series_number,
+        sop_instance_uid=sop_instance_uid,
+        instance_number=instance_number,
+        manufacturer=provenance.software_name,
+        series_description=f"Rhino withdrawn labels {provenance.project}"[:64],
+        content_date=when.date(),
+        content_time=when.time().replace(tzinfo=None),
+        **charset,
+    )
+    set_timezone(document, when)
+    return document
+
+
 def is_image_class(sop_class_uid: str) -> bool:
     """IMAGE content items for image storage SOP classes, COMPOSITE for the rest (C.17.3.2.1)."""
     name = UID(sop_class_uid).name

@@ -27,13 +27,16 @@ from imaging.dicom_out import (
     SelectionReason,
     SourceImage,
     Superseded,
+    WritebackError,
+    WritebackErrorCode,
     build_key_object_selection,
     build_measurement_report,
+    build_rejection_note,
     build_segmentation,
     derive_uid,
 )
 from site_gateway.labels.document import schema_labels, to_shapes
-from site_gateway.labels.outbox import SOP_CLASSES, OutboxRow
+from site_gateway.labels.outbox import SOP_CLASSES, Outbox, OutboxRow
 from site_gateway.labels.store import LabelStore, Revision
 from site_gateway.link import GATEWAY_VERSION
 
@@ -86,6 +89,8 @@ def build_row(row: OutboxRow, store: LabelStore, context: BuildContext) -> Datas
     }
     if row.kind == "kos":
         return _build_kos(row, revision, store, common)
+    if row.kind == "retire":
+        return _build_rejection(row, revision, store, common)
     members = set(row.members)
     records = [r for r in revision.records if r.uid in members]
     _, labels = schema_labels(revision.schema)
@@ -118,6 +123,32 @@ def _build_kos(
     )
     return build_key_object_selection(
         selection, study=SourceImage(study), reason=reason, lead=payload["lead"], **common
+    )
+
+
+def _build_rejection(
+    row: OutboxRow, revision: Revision, store: LabelStore, common: dict[str, Any]
+) -> Dataset:
+    """The rejection note of a stream whose labels were all deleted: it lists the stream's
+    earlier objects; the study's patient and study modules come from their source images."""
+    outbox = Outbox(store.db, store.lock)
+    rejected = [r for uid in row.members if (r := outbox.get(uid)) is not None]
+    sources: list[str] = []
+    for old in rejected:
+        members = set(old.members)
+        sources += [r.sop_uid for r in store.revision(old.subject, old.revision).records
+                    if r.uid in members]  # fmt: skip
+    headers = store.headers(sorted(set(sources)))
+    if not rejected or not headers:
+        raise WritebackError(
+            WritebackErrorCode.UNKNOWN_SOURCE, "the objects to reject are not in the label store"
+        )
+    common.pop("supersedes")
+    return build_rejection_note(
+        [Superseded(r.study_uid, r.series_uid, SOP_CLASSES[r.kind], r.sop_uid) for r in rejected],
+        study=SourceImage(headers[min(headers)]),
+        explanation=f"Withdrawn: revision {revision.revision} of the labels no longer has them",
+        **common,
     )
 
 

@@ -33,7 +33,11 @@ SOP_CLASSES = {
     "sr": "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR Storage
     "seg": "1.2.840.10008.5.1.4.1.1.66.4",  # Segmentation Storage
     "kos": "1.2.840.10008.5.1.4.1.1.88.59",  # Key Object Selection Document Storage
+    "retire": "1.2.840.10008.5.1.4.1.1.88.59",  # a KOS rejection note (IHE IOCM)
 }
+# A stream's rejection notes live in a series of their own (a series holds one modality): the
+# stream's key with this suffix.
+RETIRED_SUFFIX = "/retired"
 PENDING, STORED, DEAD = "pending", "stored", "dead"
 
 
@@ -136,7 +140,8 @@ def enqueue(
             "ORDER BY revision DESC LIMIT 1",
             (item.stream, DEAD),
         ).fetchone()
-        if previous is not None and previous[1] == item.group_hash:
+        retired = previous is not None and previous[0] in _rejected(db, item.stream)
+        if previous is not None and previous[1] == item.group_hash and not retired:
             sop_uid = previous[0]  # same content already on its way: no new instance
         else:
             sop_uid = item.sop_uid
@@ -150,6 +155,62 @@ def enqueue(
                     json.dumps(list(item.members)), PENDING, now, now,
                 ),
             )  # fmt: skip
+        db.execute(
+            "INSERT OR IGNORE INTO revision_objects VALUES (?, ?, ?)", (subject, revision, sop_uid)
+        )
+
+
+def _rejected(db: sqlite3.Connection, stream: str) -> set[str]:
+    """The stream's objects that a rejection note already lists."""
+    rows = db.execute(
+        "SELECT members FROM outbox WHERE stream = ? AND state != ?",
+        (stream + RETIRED_SUFFIX, DEAD),
+    )
+    return {uid for (members,) in rows for uid in json.loads(members)}
+
+
+def retire_dropped(
+    db: sqlite3.Connection,
+    subject: str,
+    revision: int,
+    planned: Sequence[PlannedObject],
+    *,
+    epoch: str,
+    now: float,
+) -> None:
+    """Queue a rejection note for each SR/SEG stream of ``subject`` that this revision no longer
+    has (the reader deleted every label that stream carried): without it the stream's last
+    object would stay the newest in the PACS, and a read-back would bring the labels back."""
+    kept = {item.stream for item in planned}
+    streams = db.execute(
+        "SELECT DISTINCT stream, study_uid FROM outbox WHERE subject = ? AND kind IN ('sr', 'seg')",
+        (subject,),
+    ).fetchall()
+    for stream, study_uid in sorted(streams):
+        if stream in kept:
+            continue
+        objects = [
+            uid
+            for (uid,) in db.execute(
+                "SELECT sop_uid FROM outbox WHERE stream = ? AND state != ? ORDER BY revision",
+                (stream, DEAD),
+            )
+        ]
+        already = _rejected(db, stream)
+        to_reject = [uid for uid in objects if uid not in already]
+        if not to_reject:
+            continue
+        notes = stream + RETIRED_SUFFIX
+        sop_uid = derive_uid(f"{notes}/{epoch}/{revision}")
+        db.execute(
+            "INSERT INTO outbox (sop_uid, subject, revision, kind, stream, study_uid, "
+            "series_uid, supersedes, group_hash, members, state, attempts, next_at, "
+            "created_at) VALUES (?, ?, ?, 'retire', ?, ?, ?, NULL, ?, ?, ?, 0, ?, ?)",
+            (
+                sop_uid, subject, revision, notes, study_uid, derive_uid(notes),
+                content_hash(to_reject), json.dumps(to_reject), PENDING, now, now,
+            ),
+        )  # fmt: skip
         db.execute(
             "INSERT OR IGNORE INTO revision_objects VALUES (?, ?, ?)", (subject, revision, sop_uid)
         )

@@ -35,6 +35,7 @@ from imaging.dicom_out import (
 )
 from site_gateway.grants import Grant
 from site_gateway.labels.document import DOCUMENT_VERSION, encode_mask, schema_labels
+from site_gateway.labels.outbox import RETIRED_SUFFIX
 from site_gateway.labels.sources import SourceError, SourceLookup
 from site_gateway.labels.store import LabelStore, task_subject
 from site_gateway.pacs import Pacs, PacsError, RetrievedInstance
@@ -83,6 +84,11 @@ async def load_from_pacs(
         if found is None:
             continue
         revision, dataset = found
+        withdrawn = await _newest_number(pacs, study_uid, derive_uid(stream + RETIRED_SUFFIX))
+        if withdrawn is not None and withdrawn >= revision:
+            # A rejection note came after the stream's last object: its labels were deleted.
+            newest = max(newest, withdrawn)
+            continue
         newest = max(newest, revision)
         try:
             content = read_back(dataset, labels)
@@ -116,6 +122,14 @@ async def load_from_pacs(
     if newest == 0:
         return None
     return document_for(grant.task, schema_version, annotations), newest
+
+
+async def _newest_number(pacs: Pacs, study_uid: str, series_uid: str) -> int | None:
+    try:
+        records = await pacs.find_instances(study_uid, series_uid)
+    except PacsError:
+        return None
+    return max((r.instance_number or 0 for r in records), default=None)
 
 
 async def _newest(pacs: Pacs, study_uid: str, series_uid: str) -> tuple[int, Any] | None:

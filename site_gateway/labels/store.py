@@ -27,7 +27,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from site_gateway.labels.document import LabelRecord, ValidatedDocument, records_payload
-from site_gateway.labels.outbox import enqueue, plan_task
+from site_gateway.labels.outbox import enqueue, plan_task, retire_dropped
 from site_gateway.labels.sources import header_bytes, header_from_bytes
 from site_gateway.protocol import LabelState
 
@@ -204,6 +204,7 @@ class LabelStore:
             self._insert_sources(db, document.headers)
             planned = plan_task(self.site, self.epoch, document.task, revision, document.records)
             enqueue(db, subject, revision, planned, saved_at)
+            retire_dropped(db, subject, revision, planned, epoch=self.epoch, now=saved_at)
         return self.revision(subject, revision)
 
     def save_selection(

@@ -33,6 +33,7 @@ def _by_class(objects: list[Dataset], sop_class: str) -> list[Dataset]:
 
 
 SR, SEG = "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.66.4"
+KOS = "1.2.840.10008.5.1.4.1.1.88.59"
 
 
 async def test_every_kind_of_label_becomes_valid_sr_and_seg_referencing_the_sources(
@@ -107,9 +108,58 @@ async def test_an_edit_is_a_new_instance_that_supersedes_and_unchanged_streams_a
     dciodvfy_clean((tmp_path / "sr2.dcm").read_bytes(), tmp_path, "sr2")
     latest = service.store.revision("task/12", second.revision)
     assert latest.state is LabelState.STORED_IN_PACS
-    # Deleting the mask and changing nothing else: nothing new to store, settled at once.
+
+
+async def test_deleting_every_mask_rejects_the_seg_and_read_back_does_not_resurrect_it(
+    service: LabelService, grant: Grant, handle: str, folder: Path, tmp_path: Path,
+    lookup: Any,
+) -> None:  # fmt: skip
+    annotations = every_kind(handle)
+    first = await service.save(grant, document(annotations))
+    await service.worker.run_until_idle()
+    (seg,) = _by_class(_stored(folder), SEG)
+    # The reader deletes the only mask and keeps the rest: the SR stream is unchanged, and the
+    # SEG stream gets an IOCM rejection note listing the SEG, in a series of its own.
+    second = await service.save(grant, document(annotations[:-1], base=first.revision))
+    assert second.state is LabelState.SAVED_AT_SITE
+    await service.worker.run_until_idle()
+    assert service.store.revision("task/12", 2).state is LabelState.STORED_IN_PACS
+    stored = _stored(folder)
+    assert len(_by_class(stored, SR)) == 1 and len(_by_class(stored, SEG)) == 1
+    (note,) = _by_class(stored, KOS)
+    assert note.ConceptNameCodeSequence[0].CodeValue == "113001"  # Rejected for Quality Reasons
+    listed = [
+        item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        for item in note.ContentSequence
+        if item.ValueType in ("IMAGE", "COMPOSITE")
+    ]
+    assert listed == [seg.SOPInstanceUID]
+    assert note.SeriesInstanceUID not in (seg.SeriesInstanceUID,)
+    assert note.StudyInstanceUID == seg.StudyInstanceUID and note.PatientID == seg.PatientID
+    note.save_as(tmp_path / "note.dcm", enforce_file_format=True)
+    assert dciodvfy_clean((tmp_path / "note.dcm").read_bytes(), tmp_path, "note") == []
+    # Saving again without the mask rejects nothing twice.
     third = await service.save(grant, document(annotations[:-1], base=second.revision))
     assert third.state is LabelState.STORED_IN_PACS
+    # A gateway with an empty store reads back the labels without the deleted mask.
+    pacs = open_pacs(f"folder:{folder}")
+    fresh = LabelService(LabelStore(tmp_path / "fresh.sqlite", site=SITE), pacs, lookup)
+    try:
+        found = await fresh.load(grant)
+        assert found is not None
+        from_pacs, revision = found
+        assert revision == 2
+        assert sorted(a["uid"] for a in from_pacs["annotations"]) == sorted(
+            a["uid"] for a in annotations[:-1]
+        )
+    finally:
+        await fresh.aclose()
+        await pacs.aclose()
+    # Drawing the same mask again is a new SEG (the rejected one cannot be reused).
+    await service.save(grant, document(annotations, base=third.revision))
+    await service.worker.run_until_idle()
+    segs = _by_class(_stored(folder), SEG)
+    assert [int(d.InstanceNumber) for d in segs] == [1, 4]
 
 
 async def test_load_returns_the_latest_document_from_the_store_and_from_the_pacs(
