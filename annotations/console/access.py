@@ -58,6 +58,15 @@ class ConsoleAccess:
             )
         return queryset.order_by("expires_at", "id")
 
+    def sites(self) -> QuerySet[Site]:
+        """Sites whose gateway health and site-side access this user may see: all of them for
+        admins and auditors; custodians their sites; leads the sites of their projects."""
+        if self.everything:
+            return Site.objects.all()
+        return Site.objects.filter(
+            Q(pk__in=self.site_ids) | Q(projects__in=self.project_ids)
+        ).distinct()
+
 
 def console_access(user: Any) -> ConsoleAccess | None:
     """The user's console rights, or None when the console is not theirs at all."""

@@ -15,6 +15,7 @@ urlpatterns = [
     path("alerts/", views.audit_log, {"view": "alerts"}, name="alerts"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
     path("sessions/", views.sessions, name="sessions"),
+    path("gateways/", views.gateways, name="gateways"),
 ]
 for _view in ("audit", "grants", "alerts"):
     urlpatterns += [

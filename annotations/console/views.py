@@ -26,6 +26,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -45,6 +46,7 @@ from annotations.console.forms import (
     ConsoleFilterError,
     parse_audit_query,
 )
+from annotations.console.gateways import gateway_row, silent_after
 from annotations.models import AuditEvent, AuditOutcome
 from annotations.services.access import deny
 from annotations.services.audit import audit_record
@@ -104,6 +106,7 @@ def _nav(current: str) -> list[dict[str, Any]]:
             ("grants", "Grants and role changes"),
             ("alerts", "Security alerts"),
             ("sessions", "Active sessions"),
+            ("gateways", "Gateways"),
         )
     ]
 
@@ -270,6 +273,27 @@ def sessions(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         "revoke_url_template": "/api/sessions/{id}/revoke/",
     }
     return render(request, "console/sessions.html", context)
+
+
+@require_GET
+@console_view("console.gateways")
+def gateways(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Each visible site's gateway: online, silent, offline or never connected, and its last
+    health report. A read of the console like the log's: one audit.read (view "gateways")."""
+    now = timezone.now()
+    rows = [gateway_row(site, now=now) for site in access.sites().order_by("name", "id")]
+    audit_record(
+        actor=request.user,
+        action=AuditAction.AUDIT_READ,
+        detail={"view": "gateways", "rows": len(rows)},
+    )
+    context = {
+        "access": access,
+        "nav": _nav("gateways"),
+        "rows": rows,
+        "silent_after_seconds": int(silent_after().total_seconds()),
+    }
+    return render(request, "console/gateways.html", context)
 
 
 @require_GET
