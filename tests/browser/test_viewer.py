@@ -491,7 +491,8 @@ def test_classifications_are_drawn_on_the_viewport(page: Page, product: dict[str
 def mask_pixels(annotation: dict[str, Any]) -> set[tuple[int, int]]:
     """(x, y) of the set pixels of a label document's brush mask (runs start with background)."""
     mask = annotation["mask"]
-    columns, at, pixels = mask["columns"], 0, set()
+    columns, at = mask["columns"], 0
+    pixels: set[tuple[int, int]] = set()
     for i, run in enumerate(mask["rle"]):
         if i % 2:
             pixels.update(((at + k) % columns, (at + k) // columns) for k in range(run))
