@@ -228,12 +228,56 @@ class RhinoClient:
         body = {"status": status, "comment": comment}
         return Task.from_api(self._request("POST", f"/api/tasks/{_id(task)}/status/", json=body))
 
-    # --- not yet on the server ---
+    # --- the sites' series (asked live through each site's gateway) ---
 
-    def query_series(self, project: Ref, **criteria: Any) -> list[dict[str, Any]]:
-        """Not available yet: querying the sites' series needs the series browser's gateway
-        messages (issue 8, next round)."""
-        raise RhinoError("not_available", "Series queries arrive with the series browser.")
+    def query_series(
+        self, project: Ref, *, site: Ref | None = None, **criteria: Any
+    ) -> list[dict[str, Any]]:
+        """Each site's answer to a series query, one dict per site of the project (or just
+        ``site``): ``{"site", "site_name", "status": "ok"|"offline"|"timeout"|"error", "studies",
+        "truncated", "error"}``. Criteria: ``modality``, ``body_part``, ``text``, ``min_images``,
+        ``limit`` (≤ 500). Studies and series are keyed by handles; descriptions are cleaned at
+        the site. An offline site is a status, not an exception."""
+        unknown = set(criteria) - {"modality", "body_part", "text", "min_images", "limit"}
+        if unknown:
+            raise TypeError(f"unknown criteria: {sorted(unknown)}")
+        params = {k: v for k, v in criteria.items() if v is not None}
+        if site is not None:
+            site_ids = [_id(site)]
+        else:
+            site_ids = list(self._request("GET", f"/api/projects/{_id(project)}/")["sites"])
+        return [
+            self._request(
+                "GET", f"/api/projects/{_id(project)}/sites/{site_id}/series/", params=params
+            )
+            for site_id in site_ids
+        ]
+
+    def series_thumbnail(self, project: Ref, site: Ref, series_handle: str) -> bytes:
+        """The site's JPEG of the series' middle slice (≤128 px)."""
+        url = (
+            f"{self.base_url}/api/projects/{_id(project)}/sites/{_id(site)}/series/"
+            f"{series_handle}/thumbnail"
+        )
+        try:
+            response = self._http.get(url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RhinoError("connection_error", str(exc)) from exc
+        with response:
+            if response.ok and response.headers.get("Content-Type") == "image/jpeg":
+                return response.content
+        return _answer(lambda: response)  # type: ignore[no-any-return]  # raises the coded error
+
+    def reader_agreement(self, project: Ref, tasks: list[Ref]) -> dict[str, Any]:
+        """Agreement between the readers of one series (Dice per label, classification
+        agreement and Cohen's kappa), computed at the site: numbers only."""
+        body = {"tasks": [_id(t) for t in tasks]}
+        result: dict[str, Any] = self._request(
+            "POST", f"/api/projects/{_id(project)}/agreement/", json=body
+        )
+        return result
+
+    # --- not yet on the server ---
 
     def audit_events(self, **filters: Any) -> list[dict[str, Any]]:
         """Not available yet: the audit log has a staff console (``/console/audit/``, session

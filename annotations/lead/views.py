@@ -57,5 +57,6 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "schemas": [{"id": s.pk, "version": s.version} for s in project.label_schemas.all()],
         "statuses": TaskStatus.values,
         "reasons": {k: r.code_meaning for k, r in SELECTION_REASONS.items()},
+        "reason_decisions": {k: r.decision.value for k, r in SELECTION_REASONS.items()},
     }
     return render(request, "lead/project.html", {"project": project, "lead_data": data})

@@ -131,15 +131,15 @@ async def test_the_grant_is_checked_before_anything_is_done(tmp_path: Path, demo
 
     async with gateway_env(tmp_path, f"folder:{demo.site.folder}") as env:
         query = {"type": "browse.query", "query": {}}
-        cases = {
-            "grant_invalid": [{"key": Ed25519PrivateKey.generate()}],
-            "grant_wrong_site": [{"site": "another-site"}],
-            "grant_expired": [{"issued_at": int(time.time()) - 120,
-                               "expires_at": int(time.time()) - 60}],
-            "not_allowed": [{"acts": frozenset({SiteAct.SELECT})}],
-            "policy_refused": [{"project": "not-served"}],
+        cases: dict[str, dict[str, Any]] = {
+            "grant_invalid": {"key": Ed25519PrivateKey.generate()},
+            "grant_wrong_site": {"site": "another-site"},
+            "grant_expired": {"issued_at": int(time.time()) - 120,
+                              "expires_at": int(time.time()) - 60},
+            "not_allowed": {"acts": frozenset({SiteAct.SELECT})},
+            "policy_refused": {"project": "not-served"},
         }  # fmt: skip
-        for code, (overrides,) in cases.items():
+        for code, overrides in cases.items():
             reply = await ask(env, dict(query), **overrides)
             assert (reply["type"], reply["code"]) == ("error", code), (code, reply)
         # bound to its request id: a grant lifted from another request is refused

@@ -2,6 +2,7 @@
 
 import { apiAll, api } from "./api.js";
 import { renderBoard } from "./board.js";
+import { setUpBrowser } from "./browser.js";
 import { followProject } from "./live.js";
 import { renderSelections, setUpBulkForm } from "./selections.js";
 import { renderReview, renderTasks } from "./tasks.js";
@@ -22,8 +23,14 @@ async function refreshBoard() {
   renderBoard(await api(`/api/projects/${projectId}/progress/`), data.statuses);
 }
 
+/** Series handle → one task of it: the browser's "open read-only" link. */
+let taskOfSeries = new Map();
+let renderBrowser = () => {};
+
 async function refreshTasks() {
   const tasks = await apiAll(`/api/tasks/?project=${projectId}&page_size=200`);
+  taskOfSeries = new Map(tasks.map((t) => [t.series_handle, t.id]));
+  renderBrowser();
   renderTasks(tasks, data, csrf, fail, refreshAll);
   renderReview(tasks.filter((t) => t.status === "submitted"), csrf, fail, refreshAll, data.me.may_manage);
 }
@@ -37,6 +44,12 @@ function refreshAll() {
 }
 
 setUpBulkForm(data, csrf, refreshAll);
+// The site reports the KOS stored a moment after the selection: read the list again then.
+const selectionsChanged = () => {
+  refreshSelections().catch(fail);
+  setTimeout(() => refreshSelections().catch(fail), 2500);
+};
+renderBrowser = setUpBrowser(data, csrf, fail, selectionsChanged, () => taskOfSeries);
 refreshSelections().catch(fail);
 refreshAll();
 followProject(projectId, refreshAll, (state) => {
