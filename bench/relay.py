@@ -7,6 +7,9 @@ CT) on loopback, signs in as the demo annotator, opens a Secure Access session a
   site is still fetching and decoding) and warm;
 - pipelined: up to 4 requests in flight (what the viewer does while scrolling), giving sustained
   frames/s;
+- the prefetch lane (``priority: "prefetch"``, 4 in flight as the viewer keeps it): its frames/s
+  on an idle session, and interactive request→frame latency with and without the lane kept full
+  beside it (the site serves interactive requests first; what is left is CPU shared on 2 cores);
 
 and the same 300 slices from a fresh Orthanc's ``/instances/{id}/frames/0/rendered`` in the same
 run, one keep-alive HTTP client, sequential. Prints figures; asserts nothing about speed.
@@ -103,6 +106,99 @@ async def scrolling(
     return latencies, time.perf_counter() - started, cancelled
 
 
+async def beside_prefetch(
+    viewer: Viewer, series: str, slices: int, seq0: int, *, lane: int, interactive: int = 60
+) -> tuple[list[float], float, int]:
+    """Interactive preview requests every 20 ms, one at a time, with ``lane`` prefetch requests
+    kept outstanding beside them (0: none). Every frame is acknowledged, as the viewer does."""
+    seq = seq0
+    prefetching: set[int] = set()
+    latencies: list[float] = []
+    waiting: dict[int, float] = {}
+    served = 0
+    started = time.perf_counter()
+
+    async def ask(index: int, priority: str) -> int:
+        nonlocal seq
+        seq += 1
+        await viewer.send(
+            {"type": "frame.request", "seq": seq, "series": series, "index": index % slices,
+             "quality": "preview", "priority": priority}
+        )  # fmt: skip
+        return seq
+
+    next_prefetch = 0
+    done = 0
+    last_sent = 0.0
+    while done < interactive:
+        while len(prefetching) < lane:
+            prefetching.add(await ask(next_prefetch, "prefetch"))
+            next_prefetch += 7
+        now = time.perf_counter()
+        if not waiting and now - last_sent >= 0.02:
+            waiting[await ask(done * 13, "interactive")] = now
+            last_sent = now
+        try:
+            data = await asyncio.wait_for(viewer.ws.recv(), timeout=0.02)
+        except TimeoutError:
+            continue
+        if isinstance(data, bytes):
+            answered = unpack_frame(data)[0].get("seq")
+            if not isinstance(answered, int):
+                continue
+            await viewer.send({"type": "frame.ack", "seq": answered})
+            if answered in waiting:
+                latencies.append((time.perf_counter() - waiting.pop(answered)) * 1000)
+                done += 1
+            elif answered in prefetching:
+                prefetching.discard(answered)
+                served += 1
+        else:
+            message = json.loads(data)
+            if message.get("type") == "error":
+                prefetching.discard(message.get("seq"))
+                if message.get("seq") in waiting:
+                    waiting.pop(message["seq"])
+                    done += 1
+    # What is still on its way is drained, so the next run starts from a quiet session.
+    deadline = time.perf_counter() + 10
+    while prefetching and time.perf_counter() < deadline:
+        data = await asyncio.wait_for(viewer.ws.recv(), timeout=10)
+        answered = unpack_frame(data)[0].get("seq") if isinstance(data, bytes) else None
+        if answered is None and isinstance(data, str):
+            answered = json.loads(data).get("seq")
+        if isinstance(data, bytes):
+            await viewer.send({"type": "frame.ack", "seq": answered})
+        prefetching.discard(answered)  # type: ignore[arg-type]
+    return latencies, time.perf_counter() - started, served
+
+
+async def prefetch_only(
+    viewer: Viewer, series: str, count: int, seq0: int, depth: int = 4
+) -> tuple[list[float], float]:
+    """The prefetch lane alone, ``depth`` in flight, each frame acknowledged on arrival."""
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    started = time.perf_counter()
+    index = 0
+    while index < count or sent:
+        while index < count and len(sent) < depth:
+            sent[seq0 + index] = time.perf_counter()
+            await viewer.send(
+                {"type": "frame.request", "seq": seq0 + index, "series": series, "index": index,
+                 "quality": "preview", "priority": "prefetch"}
+            )  # fmt: skip
+            index += 1
+        data = await asyncio.wait_for(viewer.ws.recv(), timeout=120)
+        answered = unpack_frame(data)[0].get("seq") if isinstance(data, bytes) else None
+        if isinstance(answered, int) and answered in sent:
+            latencies.append((time.perf_counter() - sent.pop(answered)) * 1000)
+            await viewer.send({"type": "frame.ack", "seq": answered})
+        elif isinstance(data, str) and json.loads(data).get("seq") in sent:
+            sent.pop(json.loads(data)["seq"])
+    return latencies, time.perf_counter() - started
+
+
 async def bench_relay(product: Product) -> None:
     http = signed_in(product, "annotator")
     tasks = http.get(f"{product.url}/api/tasks/?assignee=me", timeout=10).json()["results"]
@@ -125,6 +221,13 @@ async def bench_relay(product: Product) -> None:
     painted, wall, cancelled = await scrolling(viewer, series, slices, 4000)
     report("relay, JPEG preview, scrolling (≤4 in flight)", painted, wall)
     print(f"{'':<44} {cancelled} superseded requests cancelled at the site (newest wins)")
+    fetched, wall = await prefetch_only(viewer, series, slices, 5000)
+    report("relay, JPEG preview, prefetch lane (4 in flight)", fetched, wall)
+    for lane, seq0 in ((0, 6000), (4, 7000), (0, 8000), (4, 9000)):
+        alone, wall, served = await beside_prefetch(viewer, series, slices, seq0, lane=lane)
+        report(f"relay, interactive preview, prefetch lane {lane}", alone, wall)
+        if lane:
+            print(f"{'':<44} {served / wall:.1f} prefetch frames/s served beside it")
     await viewer.ws.close()
 
 
