@@ -424,6 +424,7 @@ class Session:
         try:
             frame, instance = await self._frame_for(request)
             slot.waiting = False
+            started = time.perf_counter()
             rendered = await self.services.renderer.render(
                 frame, quality=request.quality, window=_window(request), size=request.size
             )
@@ -452,6 +453,8 @@ class Session:
             "rows": rendered.rows,
             "columns": rendered.columns,
             "window": rendered.window.to_json() if rendered.window else None,
+            # Window, colour and encode time at the site (the viewer's frame-path figures).
+            "render_ms": round((time.perf_counter() - started) * 1000, 1),
         }
         if self.closed:
             return

@@ -92,11 +92,16 @@ SCROLL_PASS = """(key) => new Promise((done) => {
   const v = window.rhinoViewer; const target = document.activeElement ?? document.body;
   const last = key === 'ArrowDown' ? v.seriesSlices - 1 : 0;
   const first = v.painted.length; const t0 = performance.now(); let scrolled = 0;
-  let maxUnacked = 0;
-  const step = () => {
+  let maxUnacked = 0; const handlerMs = []; const gaps = []; let before = t0;
+  const pct = (xs, q) => { const s = [...xs].sort((a, b) => a - b);
+    return Math.round(s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))] * 10) / 10; };
+  const step = (now) => {
+    gaps.push(now - before); before = now;
     maxUnacked = Math.max(maxUnacked, v.frames.unacked);
     if (v.slice.index !== last) {
+      const t = performance.now();
       target.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+      handlerMs.push(performance.now() - t);
       scrolled += 1;
       requestAnimationFrame(step);
       return;
@@ -109,8 +114,14 @@ SCROLL_PASS = """(key) => new Promise((done) => {
       const seconds = (end.at - t0) / 1000;
       const sources = {};
       for (const p of shown) sources[p.source] = (sources[p.source] ?? 0) + 1;
+      // Main-thread work per step: the key handler (slice, scheduler, overlay text) and the
+      // viewport's canvas paint; and the gaps between animation frames (16.7 ms = none missed).
+      const paints = shown.map((p) => p.paintMs);
       done({frames: shown.length, seconds, fps: Math.round(shown.length / seconds * 10) / 10,
-            distinct: new Set(shown.map((p) => p.index)).size, scrolled, sources, maxUnacked});
+            distinct: new Set(shown.map((p) => p.index)).size, scrolled, sources, maxUnacked,
+            mainThread: {key_handler_ms_p50: pct(handlerMs, 0.5), key_handler_ms_p95: pct(handlerMs, 0.95),
+              paint_ms_p50: pct(paints, 0.5), paint_ms_p95: pct(paints, 0.95),
+              frame_gap_ms_p50: pct(gaps.slice(1), 0.5), frame_gap_ms_p95: pct(gaps.slice(1), 0.95)}});
     };
     wait();
   };
@@ -208,6 +219,30 @@ def test_annotator_views_draws_saves_reloads_and_submits(
     assert console == []
 
 
+# Where the time went, per stage of the frame path (ms, p50/p95), over the frames from the site
+# since `since`: sent → arrived (site + relay, per lane), the site's render_ms, createImageBitmap
+# (arrived → decoded), decoded → painted (the next animation frame); and bytes on the wire.
+FRAME_PATH = """(since) => {
+  const rows = window.rhinoViewer.framePath.filter((f) => f.arrived >= since);
+  const pct = (xs, q) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b);
+    return Math.round(s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))] * 10) / 10; };
+  const stat = (xs) => ({n: xs.length, p50: pct(xs, 0.5), p95: pct(xs, 0.95)});
+  const out = {};
+  for (const lane of ['interactive', 'prefetch']) {
+    const r = rows.filter((f) => f.lane === lane && f.sent !== null);
+    out[`${lane}_sent_to_arrived_ms`] = stat(r.map((f) => f.arrived - f.sent));
+  }
+  out.site_render_ms = stat(rows.filter((f) => f.renderMs !== null).map((f) => f.renderMs));
+  out.decode_ms = stat(rows.map((f) => f.decoded - f.arrived));
+  out.decoded_to_painted_ms = stat(rows.filter((f) => f.painted !== null)
+    .map((f) => f.painted - f.decoded));
+  for (const q of ['preview', 'lossless']) {
+    out[`${q}_kbytes`] = stat(rows.filter((f) => f.quality === q).map((f) => f.bytes / 1024));
+  }
+  return out;
+}"""
+
+
 def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
     """One fresh viewer page: key → paint latency on slices 1…35, then one key per animation
     frame down to the last slice and back up to the first."""
@@ -216,6 +251,7 @@ def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
     page.locator("#overlay-canvas").focus()
     page.keyboard.press("Home")
     wait_lossless(page)
+    since = page.evaluate("performance.now()")
 
     # Latency first: real key presses, each timed from the event to the paint of the new slice.
     page.evaluate(
@@ -256,8 +292,11 @@ def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
         "key_to_paint_sources": sources,
         "scroll_down_sources": passes[0]["sources"],
         "scroll_up_sources": passes[1]["sources"],
+        "scroll_down_main_thread": passes[0]["mainThread"],
+        "scroll_up_main_thread": passes[1]["mainThread"],
         "max_unacked_frames": max(p["maxUnacked"] for p in passes),
         "browser_cache": page.evaluate("window.rhinoViewer.frames"),
+        "frame_path": page.evaluate(FRAME_PATH, since),
     }
 
 
@@ -288,6 +327,10 @@ def test_frame_timing_while_scrolling(page: Page, product: dict[str, Any]) -> No
         assert run["samples"] == 35 and run["max_unacked_frames"] <= 8  # central's window
     # Without read-ahead every new slice came from the site; with it, read ahead through central.
     assert without["browser_cache"]["prefetched"] == 0 and "site" in without["key_to_paint_sources"]
+    # The frame path was timed per stage: the site's render time rode the frame headers.
+    path = without["frame_path"]
+    assert path["interactive_sent_to_arrived_ms"]["n"] > 0 and path["site_render_ms"]["n"] > 0
+    assert path["decoded_to_painted_ms"]["n"] > 0 and figures["frame_path"]["decode_ms"]["n"] > 0
     assert frames["prefetched"] > 0
     # More frames were decoded than the cache holds: it evicted, and stayed within its budget.
     assert frames["fromSite"] + frames["prefetched"] > frames["cacheFrames"]

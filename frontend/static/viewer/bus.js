@@ -4,8 +4,8 @@ export const EVENTS = Object.freeze([
   "connection", // {state: "connecting"|"ready"|"reconnecting"|"closed", code?, reason?}
   "series", // series.info message
   "progress", // retrieve.progress message
-  "frame", // {header, bitmap} decoded frame
-  "painted", // {index, plane, quality, seq, at}
+  "frame", // {header, bitmap, timing: {sent, lane, arrived, decoded, bytes}} decoded frame
+  "painted", // {index, plane, quality, seq, source, at, paintMs}
   "slice", // {index, plane}
   "window", // {center, width}
   "view", // {zoom, panX, panY, invert}

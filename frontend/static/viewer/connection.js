@@ -23,6 +23,8 @@ export class Connection {
     this.attempts = 0;
     /** @type {number|undefined} */
     this.renewTimer = undefined;
+    /** @type {Map<number, {at:number, lane:string}>} frame request seq → sent when (performance.now), lane */
+    this.sentAt = new Map();
   }
 
   /** Open a session for the task and connect. */
@@ -68,6 +70,7 @@ export class Connection {
 
   /** @param {ArrayBuffer} buffer */
   async decodeFrame(buffer) {
+    const arrived = performance.now();
     let parsed;
     try {
       parsed = unpackFrame(buffer);
@@ -79,7 +82,15 @@ export class Connection {
     const type = header.format === "png" ? "image/png" : "image/jpeg";
     try {
       const bitmap = await createImageBitmap(new Blob([/** @type {BlobPart} */ (image)], { type }));
-      this.bus.emit("frame", { header, bitmap });
+      const request = this.sentAt.get(header.seq);
+      this.sentAt.delete(header.seq);
+      // Where the time went (metrics.js): sent → arrived is the site and the relay, arrived →
+      // decoded is createImageBitmap (off the main thread), the header's render_ms the site's share.
+      const timing = {
+        sent: request?.at ?? null, lane: request?.lane ?? "interactive", arrived,
+        decoded: performance.now(), bytes: buffer.byteLength,
+      };
+      this.bus.emit("frame", { header, bitmap, timing });
     } catch {
       this.ack(header.seq); // undecodable: free its slot in the window all the same
       this.bus.emit("error", { code: "image_error", message: "frame not decodable", seq: header.seq });
@@ -95,6 +106,11 @@ export class Connection {
     const seq = message.seq ?? ++this.seq;
     if (this.socket?.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify({ ...message, seq }));
+      if (message.type === MessageType.FRAME_REQUEST) {
+        this.sentAt.set(seq, { at: performance.now(), lane: message.priority ?? "interactive" });
+        // Requests answered with an error leave their entry: keep the oldest few hundred at most.
+        if (this.sentAt.size > 256) this.sentAt.delete(this.sentAt.keys().next().value ?? 0);
+      }
     }
     return seq;
   }

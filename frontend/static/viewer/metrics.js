@@ -11,15 +11,45 @@ import { CACHE_BYTES } from "./frames.js";
  *   legend: () => import("./legend.js").LegendItem[]}} options
  */
 export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, legend }) {
-  /** @type {Array<{index:number, plane:string, quality:string, source:string, at:number}>} */
+  /**
+   * @type {Array<{index:number, plane:string, quality:string, source:string, at:number,
+   *   paintMs:number}>} at: when painted; paintMs: the viewport's canvas work for it
+   */
   const painted = [];
   bus.on("painted", (p) => {
     // source: "site" (an interactive answer), "prefetch" (read ahead, painted on arrival), "cache"
-    painted.push({ index: p.index, plane: p.plane, quality: p.quality, source: p.source, at: p.at });
+    painted.push({ index: p.index, plane: p.plane, quality: p.quality, source: p.source, at: p.at,
+      paintMs: p.paintMs });
     if (painted.length > 5000) painted.splice(0, 1000);
+  });
+  /**
+   * The frame path, per frame from the site: sent, arrived, decoded and painted (performance.now),
+   * the site's render_ms, bytes on the wire, the lane. Painted stays null for frames only cached.
+   * @type {Array<{seq:number, lane:string, quality:string, sent:?number, arrived:number,
+   *   decoded:number, painted:?number, renderMs:?number, bytes:number}>}
+   */
+  const frames = [];
+  /** @type {Map<number, typeof frames[number]>} */
+  const bySeq = new Map();
+  bus.on("frame", ({ header, timing }) => {
+    if (!timing) return;
+    const record = {
+      seq: header.seq, lane: timing.lane,
+      quality: header.quality, sent: timing.sent, arrived: timing.arrived, decoded: timing.decoded,
+      painted: null, renderMs: typeof header.render_ms === "number" ? header.render_ms : null,
+      bytes: timing.bytes,
+    };
+    frames.push(record);
+    bySeq.set(header.seq, record);
+    if (frames.length > 2000) for (const old of frames.splice(0, 500)) bySeq.delete(old.seq);
+  });
+  bus.on("painted", (p) => {
+    const record = p.seq === undefined ? undefined : bySeq.get(p.seq);
+    if (record && record.painted === null) record.painted = p.at;
   });
   const metrics = Object.freeze({
     painted,
+    framePath: frames,
     get seriesSlices() {
       return sliceCount();
     },

@@ -81,6 +81,7 @@ export class Viewport {
   }
 
   paint() {
+    const started = performance.now();
     this.scheduled = false;
     const t = this.transform();
     if (this.imageDirty) {
@@ -115,7 +116,7 @@ export class Viewport {
       const h = this.header;
       this.bus.emit("painted", {
         index: h.index, plane: h.plane, quality: h.quality, seq: h.seq, source: h.source,
-        at: performance.now(),
+        at: performance.now(), paintMs: performance.now() - started,
       });
     }
     for (const fn of callbacks) fn();
