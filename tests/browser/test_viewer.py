@@ -594,3 +594,176 @@ def test_a_brush_mask_moves_with_the_select_tool_and_the_move_undoes(
     assert max(x for x, _ in edge) == 511 and len(edge) == len(drawn)
     page.screenshot(path=str(ARTIFACTS / "viewer-mask-moved.png"))
     assert console == []
+
+
+def next_paint(page: Page) -> None:
+    """Until the viewport has had two animation frames (a repaint after the last change)."""
+    page.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def image_row(page: Page) -> list[int]:
+    """Grey values across the middle row of the image itself (the square image fitted to the
+    canvas, without the black margin beside it)."""
+    values: list[int] = page.evaluate(
+        """() => { const c = document.getElementById('image-canvas');
+        const side = Math.min(c.width, c.height); const x0 = Math.ceil((c.width - side) / 2) + 2;
+        const d = c.getContext('2d').getImageData(x0, Math.floor(c.height / 2), side - 4, 1).data;
+        const out = []; for (let i = 0; i < d.length; i += 16) out.push(d[i]); return out; }"""
+    )
+    return values
+
+
+def cine_rate(page: Page, fps: int, seconds: float = 1.6) -> float:
+    """Play cine at ``fps`` for ``seconds``; slices painted per second, counted in the browser."""
+    page.get_by_label("Cine frames per second").fill(str(fps))
+    page.get_by_label("Cine frames per second").dispatch_event("change")
+    since = page.evaluate("performance.now()")
+    page.get_by_role("button", name="Cine", exact=True).click()
+    page.wait_for_timeout(seconds * 1000)
+    page.get_by_role("button", name="Cine", exact=True).click()
+    steps: list[float] = page.evaluate(
+        """(since) => { const out = []; let last = null;
+        for (const p of window.rhinoViewer.painted) {
+          if (p.at >= since && p.index !== last) { out.push(p.at); last = p.index; } }
+        return out; }""",
+        since,
+    )
+    return (len(steps) - 1) / ((steps[-1] - steps[0]) / 1000)
+
+
+def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
+    page: Page, product: dict[str, Any]
+) -> None:
+    sign_in(page, product["url"], "annotator2", product["users"]["annotator2"])
+    console = watch_console(page)
+    open_first_task(page, product)
+    page.locator("#overlay-canvas").focus()
+    page.keyboard.press("Home")
+    wait_lossless(page)
+
+    # Invert (I): every grey value g becomes 255 - g (±2: the canvas filter rounds); again, and
+    # the image is as it was.
+    before = image_row(page)
+    page.keyboard.press("i")
+    next_paint(page)
+    inverted = image_row(page)
+    assert len(set(before)) > 3 and all(
+        abs(a + b - 255) <= 2 for a, b in zip(before, inverted, strict=True)
+    )
+    page.get_by_role("button", name="Invert", exact=True).click()
+    next_paint(page)
+    assert image_row(page) == before
+
+    # Cine at a chosen rate: slices follow the rate; stopping stops them.
+    slow = cine_rate(page, 5)
+    fast = cine_rate(page, 20)
+    assert 3.5 <= slow <= 5.6, slow
+    assert 12 <= fast <= 21, fast
+    stopped_at = page.evaluate("window.rhinoViewer.slice.index")
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.rhinoViewer.slice.index") == stopped_at
+    assert (
+        page.get_by_role("button", name="Cine", exact=True).get_attribute("aria-pressed") == "false"
+    )
+
+    # Vertex editing: select a polygon by its outline, drag one corner; undo puts it back.
+    wait_lossless(page)
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.get_by_role("button", name="Polygon", exact=True).click()
+    corners = ((0, 0), (80, 0), (80, 60), (0, 60))
+    for dx, dy in corners:
+        page.mouse.click(cx + dx, cy + dy)
+    page.keyboard.press("Enter")
+
+    def polygon() -> list[list[float]]:
+        shapes = [a for a in page.evaluate("window.rhinoViewer.document") if a["tool"] == "polygon"]
+        assert len(shapes) == 1
+        points: list[list[float]] = shapes[0]["geometry"]["points"]
+        return points
+
+    drawn = polygon()
+    page.get_by_role("button", name="Select", exact=True).click()
+    page.mouse.click(cx + 40, cy)  # on the top edge
+    drag(page, (cx + 80, cy + 60), (cx + 120, cy + 100))  # the third corner
+    edited = polygon()
+    scale = min(box["width"], box["height"]) / 512  # CSS pixels per image pixel at fit
+    assert edited[0] == drawn[0] and edited[1] == drawn[1] and edited[3] == drawn[3]
+    assert abs(edited[2][0] - drawn[2][0] - 40 / scale) < 1.5
+    assert abs(edited[2][1] - drawn[2][1] - 40 / scale) < 1.5
+    page.get_by_role("button", name="Undo").click()
+    assert polygon() == drawn
+    page.get_by_role("button", name="Redo").click()
+    assert polygon() == edited
+    assert console == []
+
+
+def test_leaving_with_unsaved_edits_asks_first(page: Page, product: dict[str, Any]) -> None:
+    sign_in(page, product["url"], "annotator2", product["users"]["annotator2"])
+    open_first_task(page, product)
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    dialogs: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", answer)
+    page.get_by_role("button", name="Point", exact=True).click()
+    page.mouse.click(cx - 100, cy - 100)
+    page.close(run_before_unload=True)  # well within the 4 s autosave
+    page.wait_for_timeout(300)
+    assert dialogs == ["beforeunload"] and not page.is_closed()
+
+    # Saved: leaving asks nothing.
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").filter(has_text="Saved at site").or_(
+        page.get_by_role("status").filter(has_text="Stored in PACS")
+    ).first.wait_for()
+    page.close(run_before_unload=True)
+    page.wait_for_event("close")
+    assert dialogs == ["beforeunload"]
+
+
+def test_a_rejected_task_shows_the_reviewers_comment_as_text(
+    page: Page, product: dict[str, Any], browser: Any
+) -> None:
+    url = product["url"]
+    sign_in(page, url, "annotator2", product["users"]["annotator2"])
+    console = watch_console(page)
+    mine = page.request.get(f"{url}/api/tasks/?assignee=me").json()["results"]
+    task = max(
+        (t for t in mine if t["status"] in ("pending", "in_progress")), key=lambda t: t["id"]
+    )
+
+    def post_status(on: Page, status: str, comment: str = "") -> None:
+        token = next(c["value"] for c in on.context.cookies() if c["name"] == "csrftoken")
+        reply = on.request.post(
+            f"{url}/api/tasks/{task['id']}/status/",
+            data={"status": status, "comment": comment}, headers={"X-CSRFToken": token},
+        )  # fmt: skip
+        assert reply.ok, reply.text()
+
+    if task["status"] == "pending":
+        post_status(page, "in_progress")
+    post_status(page, "submitted")
+    comment = "Outline the <b>upper</b> lobe again & check <img src=x> slice 12."
+    lead = browser.new_context(viewport={"width": 1200, "height": 800})
+    try:
+        lead_page = lead.new_page()
+        sign_in(lead_page, url, "lead", product["users"]["lead"])
+        post_status(lead_page, "rejected", comment)
+    finally:
+        lead.close()
+
+    page.goto(f"{url}/tasks/{task['id']}/view/")
+    note = page.get_by_role("note")
+    note.wait_for()
+    assert note.inner_text() == f"Returned by the reviewer: {comment}"
+    assert page.locator("#review-note b, #review-note img").count() == 0  # text, not markup
+    assert page.locator("#task-state").inner_text() == "rejected"
+    wait_lossless(page)
+    assert console == []

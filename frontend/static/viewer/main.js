@@ -40,6 +40,14 @@ const notify = (/** @type {string} */ text) => {
   message.textContent = text;
 };
 
+// The reviewer's comment on a rejected (or approved) task: what to change. Text only.
+const review = $("review-note");
+if (task.review_comment && ["rejected", "approved"].includes(task.status)) {
+  const who = task.status === "rejected" ? "Returned by the reviewer" : "Reviewer's note";
+  review.textContent = `${who}: ${task.review_comment}`;
+  review.hidden = false;
+}
+
 /** @type {any} */
 let info = null;
 const view = { index: 0, plane: /** @type {string} */ (Plane.AXIAL) };
