@@ -3,6 +3,7 @@
 from imaging.deid import deidentify, keyed_uid_map, series_summary
 from imaging.encode import encode_jpeg, encode_png, encode_webp
 from imaging.errors import ImagingError, ImagingErrorCode
+from imaging.fastread import fast_frame, read_frame
 from imaging.frames import Frame, decode_frame, frame_count
 from imaging.geometry import (
     Plane,
@@ -42,6 +43,7 @@ __all__ = [
     "encode_jpeg",
     "encode_png",
     "encode_webp",
+    "fast_frame",
     "frame_count",
     "frame_geometries",
     "group_series",
@@ -49,6 +51,7 @@ __all__ = [
     "keyed_uid_map",
     "plane_frame",
     "read_dataset",
+    "read_frame",
     "render",
     "reslice",
     "series_geometry",

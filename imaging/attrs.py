@@ -97,6 +97,16 @@ def check_pixel_limits(ds: Dataset, limits: Limits, *, declared_only: bool = Fal
     columns = require_int(ds, "Columns")
     samples = int_value(ds, "SamplesPerPixel") or 1
     frames = frames_of(ds)
+    check_declared_pixels(rows, columns, samples, frames, limits)
+    if "PixelData" in ds:
+        allocated = require_int(ds, "BitsAllocated")
+        check_declared_bits(allocated, int_value(ds, "BitsStored") or allocated)
+
+
+def check_declared_pixels(
+    rows: int, columns: int, samples: int, frames: int, limits: Limits
+) -> None:
+    """The caps on declared values, shared by the pydicom reader and the fast reader."""
     if rows <= 0 or columns <= 0:
         raise ImagingError(
             ImagingErrorCode.INCONSISTENT_ATTRIBUTES, f"Rows × Columns is {rows} × {columns}"
@@ -117,11 +127,11 @@ def check_pixel_limits(ds: Dataset, limits: Limits, *, declared_only: bool = Fal
             f"Rows × Columns × Samples per Pixel × Number of Frames = {rows} × {columns} × "
             f"{samples} × {frames} = {total}, over the limit of {limits.max_pixels}",
         )
-    if "PixelData" in ds:
-        allocated = require_int(ds, "BitsAllocated")
-        stored = int_value(ds, "BitsStored") or allocated
-        if allocated not in (1, 8, 16, 32, 64) or not 1 <= stored <= allocated:
-            raise ImagingError(
-                ImagingErrorCode.INCONSISTENT_ATTRIBUTES,
-                f"Bits Allocated {allocated} with Bits Stored {stored}",
-            )
+
+
+def check_declared_bits(allocated: int, stored: int) -> None:
+    if allocated not in (1, 8, 16, 32, 64) or not 1 <= stored <= allocated:
+        raise ImagingError(
+            ImagingErrorCode.INCONSISTENT_ATTRIBUTES,
+            f"Bits Allocated {allocated} with Bits Stored {stored}",
+        )

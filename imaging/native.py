@@ -16,6 +16,8 @@ from imaging.attrs import frames_of, int_value
 
 _NATIVE_LE = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
 
+Buffer = bytes | memoryview
+
 
 def native_grey_frame(ds: Dataset, syntax: UID, index: int) -> np.ndarray | None:
     """Frame ``index`` as an array, or None when the layout needs the generic decoder."""
@@ -27,13 +29,34 @@ def native_grey_frame(ds: Dataset, syntax: UID, index: int) -> np.ndarray | None
     rows, columns = int_value(ds, "Rows") or 0, int_value(ds, "Columns") or 0
     stored = int_value(ds, "BitsStored") or allocated
     signed = int_value(ds, "PixelRepresentation") == 1
+    data = ds.PixelData
+    if not isinstance(data, bytes):
+        return None
+    return native_grey_array(
+        data, 0, len(data), rows, columns, allocated, stored, signed, frames_of(ds), index
+    )
+
+
+def native_grey_array(
+    data: Buffer,
+    start: int,
+    length: int,
+    rows: int,
+    columns: int,
+    allocated: int,
+    stored: int,
+    signed: bool,
+    frames: int,
+    index: int,
+) -> np.ndarray | None:
+    """Frame ``index`` of native Pixel Data at ``data[start:start + length]``, without copying
+    the file (the result views ``data`` unless the unused bits must be cleared)."""
     dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
     count = rows * columns
-    data = ds.PixelData
-    if not isinstance(data, bytes) or len(data) < count * dtype.itemsize * frames_of(ds):
+    if length < count * dtype.itemsize * frames:
         return None
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=index * count * dtype.itemsize)
-    arr = arr.reshape(rows, columns)
+    offset = start + index * count * dtype.itemsize
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(rows, columns)
     if stored < allocated:
         unused = allocated - stored
         # Signed: move the sign bit of Bits Stored to the top, then shift back arithmetically.
