@@ -641,6 +641,24 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
     page.keyboard.press("Home")
     wait_lossless(page)
 
+    # The quality marker: "Preview" while the window is dragged, "Lossless" once released.
+    page.evaluate(
+        """() => { const el = document.querySelector('[data-overlay="quality"]');
+        window.__marks = [];
+        new MutationObserver(() => window.__marks.push(el.textContent))
+          .observe(el, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    drag(page, (cx, cy), (cx + 60, cy + 40), button="right")
+    wait_lossless(page)
+    marks = page.evaluate("window.__marks")
+    assert "Preview" in marks and marks[-1] == "Lossless", marks
+    assert page.locator("[data-overlay='quality']").get_attribute("data-quality") == "lossless"
+    page.keyboard.press("0")  # back to the object's own window
+    wait_lossless(page)
+
     # Invert (I): every grey value g becomes 255 - g (±2: the canvas filter rounds); again, and
     # the image is as it was.
     before = image_row(page)
@@ -668,9 +686,6 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
 
     # Vertex editing: select a polygon by its outline, drag one corner; undo puts it back.
     wait_lossless(page)
-    box = page.locator("#overlay-canvas").bounding_box()
-    assert box is not None
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.get_by_role("button", name="Polygon", exact=True).click()
     corners = ((0, 0), (80, 0), (80, 60), (0, 60))
     for dx, dy in corners:

@@ -4,6 +4,8 @@ layout against Python's pack_frame, mask run lengths, label documents, undo, sho
 from __future__ import annotations
 
 import base64
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,7 +31,7 @@ def run(page: Page, body: str, arg: Any = None) -> Any:
     return page.evaluate(
         """async ([body, arg]) => {
         const names = ['protocol', 'rle', 'document', 'annotations', 'undo', 'bus', 'shortcuts',
-                       'presets', 'tools/geometry', 'prefetch', 'tools/masks'];
+                       'presets', 'tools/geometry', 'prefetch', 'tools/masks', 'overlay'];
         const m = {};
         for (const n of names) m[n] = await import(`/static/viewer/${n}.js`);
         return await (new Function('m', 'arg', `return (async () => { ${body} })()`))(m, arg);
@@ -206,3 +208,69 @@ def test_a_mask_shifts_by_whole_pixels_and_stays_on_the_image(modules: Page) -> 
     assert got["left"] == [[0, 0], [1, 0], [1, 1]]
     assert got["clamped"] == [2, -1]  # the box's right edge at column 4, its top at row 0
     assert got["rounded"] == [1, 0]
+
+
+OVERLAY_DOM = """const root = document.createElement('div');
+for (const name of ['series', 'slice', 'window', 'quality', 'progress']) {
+  const el = document.createElement('span'); el.dataset.overlay = name; root.append(el); }
+const bar = document.createElement('div'); bar.hidden = true;
+const progress = document.createElement('progress'); progress.dataset.progress = '';
+bar.append(progress); root.append(bar); document.body.append(root);
+const bus = m.bus.createBus(); const overlay = new m.overlay.Overlay({bus, root});
+const text = (n) => root.querySelector(`[data-overlay="${n}"]`).textContent;
+"""
+
+
+def test_the_retrieval_bar_follows_the_site_and_hides_when_done(modules: Page) -> None:
+    got = run(
+        modules,
+        OVERLAY_DOM
+        + """const seen = [];
+        for (const p of [{received: 0, total: 120}, {received: 45, total: 120, failed: 2},
+                         {received: 120, total: 120, done: true}]) {
+          bus.emit('progress', {type: 'retrieve.progress', series: 'se_x', failed: 0, done: false, ...p});
+          seen.push([bar.hidden, progress.value, progress.max, text('progress')]);
+        }
+        return seen;""",
+    )
+    assert got == [
+        [False, 0, 120, "Fetching at the site: 0 / 120"],
+        [False, 45, 120, "Fetching at the site: 45 / 120 (2 failed)"],
+        [True, 120, 120, ""],
+    ]
+
+
+def test_series_facts_and_frame_state_are_text_never_markup(modules: Page) -> None:
+    got = run(
+        modules,
+        OVERLAY_DOM
+        + """bus.emit('series', {modality: 'CT', body_part: '<b>CHEST</b>',
+          description: '<img src=x onerror="window.pwned = 1">', columns: 512, rows: 512,
+          pixel_spacing: [0.7, 0.7], positions: null});
+        overlay.setFrame({index: 4, plane: 'axial', slices: 120, quality: 'preview',
+                          window: {center: 40, width: 400}});
+        await new Promise((r) => setTimeout(r, 50));
+        return {elements: root.querySelectorAll('img, b').length, pwned: window.pwned ?? null,
+                series: text('series'), slice: text('slice'), quality: text('quality'),
+                marker: root.querySelector('[data-overlay="quality"]').dataset.quality,
+                window: text('window')};""",
+    )
+    assert got == {
+        "elements": 0, "pwned": None,
+        "series": 'CT · <b>CHEST</b> · <img src=x onerror="window.pwned = 1">\n512×512 · 0.70×0.70 mm',
+        "slice": "axial 5 / 120", "quality": "Preview", "marker": "preview",
+        "window": "W 400 / L 40 · zoom 100%",
+    }  # fmt: skip
+
+
+def test_no_viewer_module_writes_html() -> None:
+    """Strings reach the page through textContent and the el() helpers only: no module of the
+    viewer (nor the worklist) parses markup."""
+    static = Path(__file__).resolve().parents[2] / "frontend" / "static"
+    sinks = re.compile(
+        r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser"
+    )
+    files = [*sorted((static / "viewer").rglob("*.js")), static / "js" / "worklist.js"]
+    assert len(files) > 20
+    found = [f"{f.name}: {m.group(0)}" for f in files for m in sinks.finditer(f.read_text())]
+    assert found == []

@@ -43,7 +43,8 @@ export class Overlay {
     if (bar) bar.hidden = !!p.done;
     this.progress.max = Math.max(1, p.total);
     this.progress.value = p.received;
-    this.progressText.textContent = p.done ? "" : `Fetching at the site: ${p.received} / ${p.total}`;
+    const failed = p.failed ? ` (${p.failed} failed)` : "";
+    this.progressText.textContent = p.done ? "" : `Fetching at the site: ${p.received} / ${p.total}${failed}`;
   }
 
   /**
