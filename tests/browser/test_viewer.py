@@ -672,6 +672,31 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
     next_paint(page)
     assert image_row(page) == before
 
+    # Zoom (+), pan (middle-drag), fit (Shift+F), reset: the view changes, the image does not.
+    window_text = page.locator("[data-overlay='window']")
+    page.keyboard.press("+")
+    next_paint(page)
+    assert window_text.inner_text().endswith("zoom 125%") and image_row(page) != before
+    drag(page, (cx, cy), (cx + 50, cy + 30), button="middle")
+    next_paint(page)
+    zoomed_and_panned = image_row(page)
+    page.keyboard.press("Shift+F")
+    next_paint(page)
+    assert window_text.inner_text().endswith("zoom 100%") and image_row(page) == before
+    page.keyboard.press("+")
+    page.keyboard.press("i")
+    page.get_by_role("button", name="Reset view").click()
+    next_paint(page)
+    assert zoomed_and_panned != before and image_row(page) == before
+
+    # The slice slider moves through the series.
+    page.locator("#slice-slider").fill("10")
+    wait_lossless(page)
+    assert page.evaluate("window.rhinoViewer.slice.index") == 10
+    assert page.locator("[data-overlay='slice']").inner_text().startswith("axial 11 / ")
+    page.keyboard.press("Home")
+    wait_lossless(page)
+
     # Cine at a chosen rate: slices follow the rate; stopping stops them.
     slow = cine_rate(page, 5)
     fast = cine_rate(page, 20)
@@ -733,8 +758,7 @@ def test_leaving_with_unsaved_edits_asks_first(page: Page, product: dict[str, An
     page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"] and not page.is_closed()
 
-    # Saved: leaving asks nothing.
-    page.get_by_role("button", name="Save").click()
+    # Autosaved (no Save pressed): leaving asks nothing.
     page.get_by_role("status").filter(has_text="Saved at site").or_(
         page.get_by_role("status").filter(has_text="Stored in PACS")
     ).first.wait_for()
