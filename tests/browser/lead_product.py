@@ -13,7 +13,6 @@ from typing import Any
 import pydicom
 import requests
 
-from annotations.demo import DEMO_SCHEMA
 from tests.product import Product
 
 
@@ -72,6 +71,8 @@ class LeadWorld:
 
 
 def lead_world(product: Product) -> LeadWorld:
+    from annotations.demo import DEMO_SCHEMA  # Django's, imported late: ApiUser needs no settings
+
     users = {
         name: ApiUser(product.url, name, product.password)
         for name in ("admin", "lead", "annotator", "annotator2")

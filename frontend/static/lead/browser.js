@@ -11,6 +11,13 @@ import { el, fillTable } from "./dom.js";
 const results = new Map();
 /** Slice thickness per series handle, learnt from its thumbnail. */
 const thickness = new Map();
+/** Thumbnail (object URL) per series handle: a re-render (another site answered, a filter, a
+ * sort) reuses it instead of asking the site again. */
+const thumbnails = new Map();
+/** Rows rendered at most until "show more": 3 sites × 200 studies are ~1200 series, and building
+ * every row on each site's answer kept the first results from the screen (bench/browse.py). */
+const PAGE_ROWS = 200;
+let shownRows = PAGE_ROWS;
 let generation = 0;
 
 const SORTS = /** @type {Record<string, (a: Row, b: Row) => number>} */ ({
@@ -51,7 +58,9 @@ async function loadThumbnail(img) {
       const cell = document.querySelector(`[data-thickness="${series}"]`);
       if (cell) cell.textContent = `${slice} mm`;
     }
-    img.src = URL.createObjectURL(await response.blob());
+    const src = URL.createObjectURL(await response.blob());
+    if (series) thumbnails.set(series, src);
+    img.src = src;
     img.dataset.loaded = "yes";
   } catch {
     img.alt = "no thumbnail";
@@ -72,6 +81,8 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
   const sort = /** @type {HTMLSelectElement} */ (document.getElementById("browse-sort"));
   siteFilter.append(...data.sites.map((/** @type {any} */ s) => el("option", { value: String(s.id) }, s.name)));
   const statusList = /** @type {HTMLElement} */ (document.getElementById("browse-status"));
+  const more = /** @type {HTMLButtonElement} */ (document.getElementById("browse-more"));
+  more.addEventListener("click", () => { shownRows += PAGE_ROWS; render(); });
 
   function renderStatus() {
     statusList.replaceChildren(...data.sites.map((/** @type {any} */ site) => {
@@ -97,9 +108,14 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
     rows.sort(SORTS[sort.value] ?? SORTS.site);
     const table = /** @type {HTMLTableElement} */ (document.getElementById("browse-results"));
     const tasks = taskOf();
+    observer.disconnect(); // the rows it watched are replaced
+    const shown = rows.slice(0, shownRows);
     fillTable(table, ["", "site", "study", "year", "#", "modality", "body part", "series", "images",
-      "slice", "select", "check"], rows.map((row) => seriesRow(row, tasks)));
-    /** @type {HTMLElement} */ (document.getElementById("browse-count")).textContent = `${rows.length} series`;
+      "slice", "select", "check"], shown.map((row) => seriesRow(row, tasks)));
+    /** @type {HTMLElement} */ (document.getElementById("browse-count")).textContent =
+      shown.length < rows.length ? `${rows.length} series (the first ${shown.length} shown)` : `${rows.length} series`;
+    more.hidden = shown.length >= rows.length;
+    more.textContent = `Show ${Math.min(PAGE_ROWS, rows.length - shown.length)} more`;
   }
 
   /** @param {Row} row @param {Map<string, number>} tasks */
@@ -108,7 +124,13 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
     const img = /** @type {HTMLImageElement} */ (el("img", { width: "64", height: "64", alt: `Thumbnail of ${handle}`,
       "data-series": handle,
       "data-url": `/api/projects/${data.project.id}/sites/${row.site}/series/${handle}/thumbnail` }));
-    observer.observe(img);
+    const known = thumbnails.get(handle);
+    if (known) {
+      img.src = known;
+      img.dataset.loaded = "yes";
+    } else {
+      observer.observe(img);
+    }
     const reason = /** @type {HTMLSelectElement} */ (el("select", { "aria-label": `Reason for series ${handle}` },
       ...Object.entries(data.reasons).map(([key, meaning]) =>
         el("option", { value: key }, `${data.reason_decisions[key]}: ${meaning}`))));
@@ -137,6 +159,7 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
   async function search() {
     const mine = ++generation;
     results.clear();
+    shownRows = PAGE_ROWS;
     renderStatus();
     render();
     const params = queryOf(form);
