@@ -371,6 +371,18 @@ def test_presets_planes_help_and_own_shortcuts(page: Page, product: dict[str, An
     page.locator("#overlay-canvas").focus()
     page.keyboard.press("q")
     assert page.get_by_role("button", name="Rectangle").get_attribute("aria-pressed") == "true"
+
+    # A key the viewer keeps for itself is refused; the defaults come back with one button.
+    page.keyboard.press("?")
+    help_dialog.get_by_role("button", name="Change the key for Ellipse").click()
+    page.keyboard.press("3")
+    help_dialog.get_by_text("3 is kept for window presets.").wait_for()
+    help_dialog.get_by_role("button", name="Restore default keys").click()
+    help_dialog.get_by_text("Default keys restored (saved).").wait_for()
+    assert help_dialog.get_by_role("button", name="Restore default keys").is_disabled()
+    page.keyboard.press("Escape")
+    assert page.request.get(f"{product['url']}/api/me/").json()["preferences"]["shortcuts"] == {}
+    assert page.get_by_role("button", name="Rectangle").get_attribute("title") == "Rectangle (r)"
     assert console == []
 
 

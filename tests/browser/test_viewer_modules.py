@@ -136,6 +136,29 @@ def test_key_names_and_user_shortcuts(modules: Page) -> None:
     assert (got["q"], got["r"], got["undo"]) == ("rectangle", None, "undo")
 
 
+def test_keys_the_viewer_handles_itself_cannot_be_bound(modules: Page) -> None:
+    got = run(
+        modules,
+        """const r = m.shortcuts.reservedFor;
+        const keys = ['1', '0', 'ArrowDown', 'Shift+ArrowDown', 'PageUp', 'End', '+', '-', '[',
+                      'Ctrl+]', 'Escape', 'Enter', 'Ctrl+1', 'Ctrl+ArrowDown', 'q', 'Shift+q',
+                      'Ctrl+Enter', 'Space'];
+        const s = new m.shortcuts.Shortcuts({own: {}, preferencesUrl: '/not-called/'});
+        let refused = null;
+        try { await s.change('rectangle', '1'); } catch (e) { refused = e.message; }
+        return {kept: Object.fromEntries(keys.map((k) => [k, r(k)])), refused, own: s.own};""",
+    )
+    moving, presets = "moving through the slices", "window presets"
+    assert got["kept"] == {
+        "1": presets, "0": presets, "ArrowDown": moving, "Shift+ArrowDown": moving,
+        "PageUp": moving, "End": moving, "+": "zoom", "-": "zoom", "[": "brush size",
+        "Ctrl+]": "brush size", "Escape": "cancelling", "Enter": "closing a polygon",
+        "Ctrl+1": None, "Ctrl+ArrowDown": None, "q": None, "Shift+q": None, "Ctrl+Enter": None,
+        "Space": None,
+    }  # fmt: skip
+    assert got["refused"] == "1 is kept for window presets." and got["own"] == {}
+
+
 def test_measurements_use_pixel_spacing_per_plane(modules: Page) -> None:
     got = run(
         modules,

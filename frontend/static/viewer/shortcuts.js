@@ -41,6 +41,29 @@ export const FIXED_KEYS = Object.freeze([
   ["+ / −", "Zoom"], ["[ / ]", "Brush size"], ["Right-drag", "Window/level"], ["Middle-drag", "Pan"], ["Esc", "Cancel"],
 ]);
 
+/** Keys the viewer handles before any shortcut (main.js, a tool's Enter/Esc): not for binding. */
+const RESERVED_PLAIN = new Map([
+  ...["arrowup", "arrowdown", "arrowleft", "arrowright", "pageup", "pagedown", "home", "end"]
+    .map((k) => [k, "moving through the slices"]),
+  ...[..."0123456789"].map((k) => [k, "window presets"]),
+  ["+", "zoom"], ["=", "zoom"], ["-", "zoom"],
+  ["escape", "cancelling"], ["enter", "closing a polygon"], ["tab", "moving the focus"],
+]);
+
+/**
+ * What a key is kept for, or null if it may be bound to a command.
+ * @param {string} key a keyName(): "Ctrl+z", "Shift+ArrowDown", "+"
+ * @returns {?string}
+ */
+export function reservedFor(key) {
+  const match = /^((?:(?:Ctrl|Alt|Shift)\+)*)(.+)$/.exec(key);
+  const mods = match?.[1] ?? "";
+  const base = (match?.[2] ?? key).toLowerCase();
+  if (base === "[" || base === "]") return "brush size";
+  if (/Ctrl|Alt/.test(mods)) return null;
+  return RESERVED_PLAIN.get(base) ?? null;
+}
+
 /** Normalised key name of an event: "Ctrl+z", "Shift+c", "?", "PageUp". @param {KeyboardEvent} e */
 export function keyName(e) {
   let key = e.key === " " ? "Space" : e.key;
@@ -78,6 +101,8 @@ export class Shortcuts {
 
   /** @param {string} command @param {string} key */
   async change(command, key) {
+    const reserved = reservedFor(key);
+    if (reserved) throw new Error(`${key} is kept for ${reserved}.`);
     const own = { ...this.own, [command]: key };
     for (const [other, value] of Object.entries(own)) {
       if (value === COMMANDS[other]?.key) delete own[other];
@@ -88,6 +113,12 @@ export class Shortcuts {
     if (clash) throw new Error(`${key} is already used by ${COMMANDS[clash].title}.`);
     await apiCall(this.preferencesUrl, { method: "PUT", body: { shortcuts: own } });
     this.own = own;
+  }
+
+  /** Back to the default keys (stored centrally too). */
+  async restoreDefaults() {
+    await apiCall(this.preferencesUrl, { method: "PUT", body: { shortcuts: {} } });
+    this.own = {};
   }
 }
 
@@ -149,4 +180,18 @@ export function renderHelp(dialog, shortcuts, changed) {
     return tr;
   });
   table.replaceChildren(...rows, ...fixed);
+  const restore = /** @type {?HTMLButtonElement} */ (dialog.querySelector("[data-help-restore]"));
+  if (restore) {
+    restore.disabled = Object.keys(shortcuts.own).length === 0;
+    restore.onclick = async () => {
+      try {
+        await shortcuts.restoreDefaults();
+        message.textContent = "Default keys restored (saved).";
+        renderHelp(dialog, shortcuts, changed);
+        changed();
+      } catch (error) {
+        message.textContent = String(/** @type {Error} */ (error).message);
+      }
+    };
+  }
 }
