@@ -43,6 +43,7 @@ export const ErrorCode = Object.freeze({
   LABEL_INVALID: "label_invalid",
   LABEL_CONFLICT: "label_conflict",
   INTERNAL: "internal",
+  BUSY: "busy",
 });
 
 export const MessageType = Object.freeze({
@@ -54,6 +55,14 @@ export const MessageType = Object.freeze({
   AUDIT_DIGEST: "audit.digest",
   SESSION_ATTACH: "session.attach",
   SESSION_REVOKE: "session.revoke",
+  BROWSE_QUERY: "browse.query",
+  BROWSE_THUMBNAIL: "browse.thumbnail",
+  SELECTION_WRITE: "selection.write",
+  AGREEMENT_QUERY: "agreement.query",
+  BROWSE_RESULT: "browse.result",
+  THUMBNAIL_RESULT: "thumbnail.result",
+  SELECTION_WRITTEN: "selection.written",
+  AGREEMENT_RESULT: "agreement.result",
   SESSION_STATE: "session.state",
   SERIES_INFO: "series.info",
   FRAME_REQUEST: "frame.request",
