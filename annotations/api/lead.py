@@ -8,6 +8,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -210,8 +211,12 @@ class AgreementQuerySerializer(s.StrictSerializer):
 
 
 def _authenticated(request: HttpRequest) -> User:
-    # The API's configured authenticators (token, session), as every DRF view uses them.
-    drf_request = Request(request, authenticators=APIView().get_authenticators())
+    # The API's configured authenticators (token, session), as every DRF view uses them. The
+    # parsers too: SessionAuthentication's CSRF check reads ``request.POST`` of a POST.
+    view = APIView()
+    drf_request = Request(
+        request, parsers=view.get_parsers(), authenticators=view.get_authenticators()
+    )
     user = drf_request.user
     if not isinstance(user, User) or not user.is_authenticated:
         raise exceptions.NotAuthenticated()
@@ -314,8 +319,13 @@ def _agreement_context(
     return user, project, list(serializer.validated_data["tasks"])
 
 
+@csrf_exempt  # as DRF's views: CSRF is enforced for session sign-ins in _authenticated
 async def reader_agreement_api(request: HttpRequest, project_id: str) -> HttpResponse:
-    """``POST /api/projects/<id>/agreement/`` ``{"tasks": [ids]}``: numbers from the site."""
+    """``POST /api/projects/<id>/agreement/`` ``{"tasks": [ids]}``: numbers from the site.
+
+    Token clients (the SDK) send no CSRF token, so Django's middleware must not refuse them;
+    DRF's SessionAuthentication (in ``_authenticated``) still refuses a session-authenticated
+    POST without one (403), exactly as for every DRF view."""
     if request.method != "POST":
         return _error_response(exceptions.MethodNotAllowed(str(request.method)))
     try:

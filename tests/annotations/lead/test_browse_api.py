@@ -112,3 +112,42 @@ def test_agreement_needs_tasks_of_one_series_in_the_project(world: World) -> Non
         client(world.annotator).post(url, body, content_type="application/json").status_code == 403
     )
     assert lead.post(url, {"tasks": [1]}, content_type="application/json").status_code == 400
+
+
+def test_agreement_takes_a_token_without_csrf_but_a_session_needs_the_csrf_token(
+    world: World,
+) -> None:
+    """The SDK posts with its token only; a browser session must carry the CSRF token (as for
+    every DRF view), so another site's page cannot make the lead's browser ask the sites."""
+    from annotations.services.tasks import task_assign, task_create
+
+    second = task_create(
+        actor=world.lead, project=world.project, site=world.site,
+        series_handle=world.task.series_handle, label_schema=world.schema,
+    )  # fmt: skip
+    task_assign(actor=world.lead, task=second, assignee=world.other_annotator)
+    url = f"/api/projects/{world.project.pk}/agreement/"
+    body = {"tasks": [world.task.pk, second.pk]}
+    token = token_issue(username="lead", password=PASSWORD)
+    key = getattr(token, "key", token)
+    by_token = Client(enforce_csrf_checks=True).post(
+        url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}"
+    )
+    assert by_token.status_code == 200, by_token.content
+    assert by_token.json()["status"] == "offline"
+    session = Client(enforce_csrf_checks=True)
+    session.force_login(world.lead)
+    before = AuditEvent.objects.filter(action=AuditAction.AGREEMENT_READ).count()
+    refused = session.post(url, body, content_type="application/json")
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert "CSRF" in refused.json()["error"]["message"]
+    assert AuditEvent.objects.filter(action=AuditAction.AGREEMENT_READ).count() == before
+    session.get("/lead/")  # a page sets the CSRF cookie, as the lead's page does
+    accepted = session.post(
+        url,
+        body,
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=session.cookies["csrftoken"].value,
+    )
+    assert accepted.status_code == 200, accepted.content
