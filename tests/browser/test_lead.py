@@ -10,13 +10,19 @@ with other tests, so this one never touches the demo project.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from tests.browser.conftest import sign_in
 from tests.browser.lead_product import ApiUser, LeadWorld, lead_world
+from tests.e2e.client import open_viewer, signed_in
 from tests.product import Product
 
 pytestmark = pytest.mark.browser
@@ -180,3 +186,160 @@ def test_lead_browses_selects_assigns_follows_and_reviews_on_the_demo(
     assert rejected_id not in {t["id"] for t in _mine(two, world.project)}
     response = two.http.get(f"{base}/api/tasks/{rejected_id}/", timeout=30)
     assert response.status_code == 404
+    # ... and the viewer shows the annotator the comment (a page of their own, signed in as them)
+    viewer = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        reader_page = viewer.new_page()
+        sign_in(reader_page, base, "annotator", world.product.password)
+        reader_page.goto(f"{base}/tasks/{rejected_id}/view/")
+        expect(reader_page.locator("#review-note")).to_have_text(
+            "Returned by the reviewer: Please outline the whole nodule."
+        )
+    finally:
+        viewer.close()
+
+
+T = TypeVar("T")
+
+
+def _in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run asyncio code beside Playwright's sync API (which keeps a loop in the main thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=120)
+
+
+async def _reply(viewer: Any, seq: int) -> dict[str, Any]:
+    """The next text message answering ``seq`` (a result or a coded error)."""
+    async with asyncio.timeout(30):
+        while True:
+            data = await viewer.ws.recv()
+            if isinstance(data, str) and json.loads(data).get("seq") == seq:
+                return dict(json.loads(data))
+
+
+async def _read_and_save(
+    product: Product, name: str, task: int, annotations: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """One reader in the viewer's protocol (through central to the site): load what the site
+    has for the task, save the reader's labels, load again. Returns the three replies."""
+    http = signed_in(product, name)
+    viewer = await open_viewer(product, http, task)
+    try:
+        await viewer.send({"type": "label.load", "seq": 1})
+        before = await _reply(viewer, 1)
+        document = {"version": 1, "task": task, "schema_version": 1, "base_revision": None,
+                    "annotations": annotations}  # fmt: skip
+        await viewer.send({"type": "label.save", "seq": 2, "document": document})
+        saved = await _reply(viewer, 2)
+        await viewer.send({"type": "label.load", "seq": 3})
+        after = await _reply(viewer, 3)
+    finally:
+        await viewer.ws.close()
+        http.close()
+    return before, saved, after
+
+
+def _rectangle(uid: str, series: str, x0: float, x1: float) -> dict[str, Any]:
+    frame = {"series": series, "index": 0}
+    return {"uid": uid, "tool": "rectangle", "label": "nodule", "frame": frame,
+            "geometry": {"points": [[x0, 10.0], [x1, 29.0]]}}  # fmt: skip
+
+
+def _classified(uid: str, series: str, level: str) -> dict[str, Any]:
+    return {"uid": uid, "tool": "classification", "label": "emphysema", "level": level,
+            "frame": {"series": series, "index": 0}, "geometry": {"points": []}}  # fmt: skip
+
+
+def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
+    world: LeadWorld, page
+) -> None:
+    """Two readers label one series through the viewer's protocol; each sees only their own
+    labels at the site (label.load); the lead sees Dice and classification agreement, computed
+    at the site, in the review section; the SDK gets the same numbers as the API."""
+    from playwright.sync_api import expect
+
+    from rhino_sdk import RhinoClient
+
+    base, lead = world.product.url, world.users["lead"]
+    site = world.sites["demo-site"]
+    found = lead.get(f"/api/projects/{world.project}/sites/{site}/series/", modality="CT")
+    study, series = next(
+        (st["study"], se["series"]) for st in found["studies"] for se in st["series"]
+        if se["images"] == 1
+    )  # pydicom's CT_small: one 128² image  # fmt: skip
+    selection = lead.post(
+        f"/api/projects/{world.project}/selections/",
+        {"site": site, "study_handle": study, "series_handle": series,
+         "decision": "include", "reason": "for_annotation"},
+    )["id"]  # fmt: skip
+    one, two = world.users["annotator"], world.users["annotator2"]
+    created = lead.post(
+        f"/api/projects/{world.project}/tasks/bulk/",
+        {"selections": [selection], "readers": [one.id, two.id], "label_schema": world.schema},
+    )["created"]
+    task_of = {t["assignee"]["id"]: int(t["id"]) for t in created}
+    # 20×20 px each, overlapping 10×20: Dice 0.5. Both classify the series "emphysema"; only the
+    # first the image too: 2 targets, agreement 0.5, kappa (0.5 − 0.5) / (1 − 0.5) = 0.
+    first = _in_thread(_read_and_save(world.product, "annotator", task_of[one.id], [
+        _rectangle("a-nodule", series, 10.0, 29.0),
+        _classified("a-series", series, "series"), _classified("a-image", series, "image"),
+    ]))  # fmt: skip
+    deadline = time.monotonic() + 60
+    while (stored := world.product.site_labels(task_of[one.id])) is None or str(
+        getattr(stored["state"], "value", stored["state"])
+    ) != "stored_in_pacs":
+        assert time.monotonic() < deadline, stored
+        time.sleep(0.2)
+    second = _in_thread(_read_and_save(world.product, "annotator2", task_of[two.id], [
+        _rectangle("b-nodule", series, 20.0, 39.0), _classified("b-series", series, "series"),
+    ]))  # fmt: skip
+    for before, saved, _ in (first, second):
+        # blinded: nothing at the site for a reader's task before their own save — for the
+        # second reader although the first one's labels of that series are in the site's store
+        # and written to its PACS (label.load falls back to the PACS) by then
+        assert (before["type"], before["code"]) == ("error", "not_found"), before
+        assert saved["type"] == "label.saved", saved
+    assert {a["uid"] for a in first[2]["document"]["annotations"]} == {
+        "a-nodule",
+        "a-series",
+        "a-image",
+    }
+    assert {a["uid"] for a in second[2]["document"]["annotations"]} == {"b-nodule", "b-series"}
+    _submit(one, task_of[one.id])
+    _submit(two, task_of[two.id])
+
+    sign_in(page, base, "lead", world.product.password)
+    page.goto(f"{base}/lead/projects/{world.project}/")
+    row = page.locator(f'[data-agreement="{series}"]')
+    expect(row).to_be_visible()
+    expect(row.locator("td").nth(2)).to_have_text(
+        f"#{task_of[one.id]} annotator, #{task_of[two.id]} annotator2"
+    )
+    page.get_by_role("button", name=f"Agreement for series {series}").click()
+    result = row.locator(f'[data-agreement-result="{series}"]')
+    expect(result.locator('[data-agreement-state="ok"]')).to_have_text(
+        f"#{task_of[one.id]} annotator: 3 labels · #{task_of[two.id]} annotator2: 2 labels",
+        timeout=SITE_TIMEOUT_MS,
+    )
+    pair = result.locator(f'[data-pair="{task_of[one.id]}-{task_of[two.id]}"]')
+    expect(pair.locator('[data-dice="nodule"]')).to_have_text("Dice nodule 0.50")
+    expect(pair.locator("[data-classification]")).to_have_text(
+        "classification agreement 0.50 (κ 0.00, 2 targets)"
+    )
+    # numbers only: no geometry, no label document reached the page
+    assert "29.0" not in page.content() and "a-nodule" not in page.content()
+
+    by_api = lead.post(
+        f"/api/projects/{world.project}/agreement/", {"tasks": sorted(task_of.values())}, 200
+    )
+    assert by_api["status"] == "ok"
+    assert by_api["pairs"][0]["dice"] == {"nodule": 0.5}
+    assert by_api["pairs"][0]["classification"] == {"targets": 2, "agreement": 0.5, "kappa": 0.0}
+    with RhinoClient(base, lead.token, timeout=60) as sdk:
+        assert sdk.reader_agreement(world.project, sorted(task_of.values())) == by_api
+    # a reader may not ask for agreement
+    refused = one.http.post(
+        f"{base}/api/projects/{world.project}/agreement/",
+        json={"tasks": sorted(task_of.values())}, timeout=30,
+    )  # fmt: skip
+    assert refused.status_code == 403, refused.text

@@ -1,5 +1,6 @@
 // The lead's project page: wires the board, selections, tasks and review to the API and the socket.
 
+import { renderAgreement } from "./agreement.js";
 import { apiAll, api } from "./api.js";
 import { renderBoard } from "./board.js";
 import { setUpBrowser } from "./browser.js";
@@ -33,6 +34,7 @@ async function refreshTasks() {
   renderBrowser();
   renderTasks(tasks, data, csrf, fail, refreshAll);
   renderReview(tasks.filter((t) => t.status === "submitted"), csrf, fail, refreshAll, data.me.may_manage);
+  if (data.me.may_manage) renderAgreement(tasks, projectId, csrf, fail);
 }
 
 async function refreshSelections() {
