@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import tracemalloc
 from collections.abc import Callable
@@ -77,6 +78,18 @@ def test_every_shipped_file_agrees_or_falls_back(name: str) -> None:
     took = [_assert_agrees(data, index) for index in range(3)]
     if name in FAST_FILES:
         assert took[0], f"{name} should take the fast path"
+
+
+@pytest.mark.parametrize("name", FAST_FILES)
+def test_truncated_copies_of_shipped_files_agree_or_fall_back(name: str) -> None:
+    data = (TEST_FILES / name).read_bytes()
+    pixel_at = data.rfind(b"\xe0\x7f\x10\x00")
+    cuts = {0, 7, 131, 133, 200, len(data) // 3, len(data) // 2, len(data) - 1, pixel_at,
+            pixel_at + 6, pixel_at + 12, pixel_at + 13}  # fmt: skip
+    for cut in sorted(c for c in cuts if 0 <= c < len(data)):
+        _assert_agrees(data[:cut])
+        with contextlib.suppress(ImagingError):  # an image or an ImagingError, nothing else
+            read_frame(data[:cut])
 
 
 def _mr_like() -> Dataset:
