@@ -218,14 +218,15 @@ async def _reply(viewer: Any, seq: int) -> dict[str, Any]:
 
 
 async def _read_and_save(
-    product: Product, name: str, task: int, annotations: list[dict[str, Any]]
+    product: Product, name: str, task: int, annotations: list[dict[str, Any]], other: int = 0
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """One reader in the viewer's protocol (through central to the site): load what the site
-    has for the task, save the reader's labels, load again. Returns the three replies."""
+    has for the task (naming ``other``, another reader's task, in the request: the site must go
+    by the session's grant only), save the reader's labels, load again. Returns the replies."""
     http = signed_in(product, name)
     viewer = await open_viewer(product, http, task)
     try:
-        await viewer.send({"type": "label.load", "seq": 1})
+        await viewer.send({"type": "label.load", "seq": 1, **({"task": other} if other else {})})
         before = await _reply(viewer, 1)
         document = {"version": 1, "task": task, "schema_version": 1, "base_revision": None,
                     "annotations": annotations}  # fmt: skip
@@ -292,7 +293,7 @@ def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
         time.sleep(0.2)
     second = _in_thread(_read_and_save(world.product, "annotator2", task_of[two.id], [
         _rectangle("b-nodule", series, 20.0, 39.0), _classified("b-series", series, "series"),
-    ]))  # fmt: skip
+    ], other=task_of[one.id]))  # fmt: skip
     for before, saved, _ in (first, second):
         # blinded: nothing at the site for a reader's task before their own save — for the
         # second reader although the first one's labels of that series are in the site's store
