@@ -91,11 +91,13 @@ class MessageType(enum.StrEnum):
     BROWSE_THUMBNAIL = "browse.thumbnail"
     SELECTION_WRITE = "selection.write"
     AGREEMENT_QUERY = "agreement.query"
+    LABELS_QUERY = "labels.query"
     # gateway → central, control link: the replies
     BROWSE_RESULT = "browse.result"
     THUMBNAIL_RESULT = "thumbnail.result"
     SELECTION_WRITTEN = "selection.written"
     AGREEMENT_RESULT = "agreement.result"
+    LABELS_RESULT = "labels.result"
     # central → browser
     SESSION_STATE = "session.state"
     # browser → gateway (relayed)
@@ -132,6 +134,7 @@ class SiteAct(enum.StrEnum):
     BROWSE = "browse"  # query the PACS for studies and series, render thumbnails
     SELECT = "select"  # write the lead's selection back as a Key Object Selection document
     AGREEMENT = "agreement"  # compare the readers' labels of a series (numbers only)
+    COUNT = "count"  # count the readers' labels per label, for the progress board (numbers only)
 
 
 # Site request type → (the act its grant must allow, the reply type).
@@ -140,6 +143,7 @@ SITE_REQUESTS: Final[Mapping[str, tuple[SiteAct, str]]] = {
     MessageType.BROWSE_THUMBNAIL: (SiteAct.BROWSE, MessageType.THUMBNAIL_RESULT),
     MessageType.SELECTION_WRITE: (SiteAct.SELECT, MessageType.SELECTION_WRITTEN),
     MessageType.AGREEMENT_QUERY: (SiteAct.AGREEMENT, MessageType.AGREEMENT_RESULT),
+    MessageType.LABELS_QUERY: (SiteAct.COUNT, MessageType.LABELS_RESULT),
 }
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
