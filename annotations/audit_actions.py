@@ -42,6 +42,7 @@ class AuditAction(enum.StrEnum):
     SERIES_BROWSE = "series.browse"  # a lead's query of a site's PACS (the query, no results)
     SERIES_THUMBNAIL = "series.thumbnail"  # a thumbnail rendered at the site, relayed
     AGREEMENT_READ = "agreement.read"  # reader agreement computed at the site, numbers only
+    LABELS_COUNT = "labels.count"  # labels per label of the project's tasks, counted at the site
     USER_TOKEN_ISSUE = "user.token_issue"  # noqa: S105  (an action name, not a secret)
     SESSION_OPEN = "session.open"
     SESSION_RENEW = "session.renew"
@@ -108,6 +109,7 @@ DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     AuditAction.SERIES_BROWSE: DicomEventCode(_QUERY, "E"),
     AuditAction.SERIES_THUMBNAIL: DicomEventCode(_INSTANCES_ACCESSED, "R"),
     AuditAction.AGREEMENT_READ: DicomEventCode(_INSTANCES_ACCESSED, "R"),
+    AuditAction.LABELS_COUNT: DicomEventCode(_INSTANCES_ACCESSED, "R"),
     AuditAction.AUDIT_EXPORT: DicomEventCode(_EXPORT, "R"),
 }
 
