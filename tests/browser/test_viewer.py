@@ -55,13 +55,21 @@ def open_first_task(page: Page, product: dict[str, Any]) -> int:
     return task_id
 
 
-def wait_lossless(page: Page) -> None:
+def wait_lossless(page: Page, since: float = 0) -> None:
+    """Until the last frame painted (after ``since``, performance.now()) is the lossless frame of
+    the slice on screen."""
     page.wait_for_function(
-        "(() => { const p = window.rhinoViewer?.painted; const s = window.rhinoViewer?.slice;"
+        "(since) => { const p = window.rhinoViewer?.painted; const s = window.rhinoViewer?.slice;"
         " return p?.length && p[p.length-1].quality === 'lossless' && p[p.length-1].index === s.index"
-        " && p[p.length-1].plane === s.plane; })()",
+        " && p[p.length-1].plane === s.plane && p[p.length-1].at > since; }",
+        arg=since,
         timeout=20_000,
     )
+
+
+def now(page: Page) -> float:
+    at: float = page.evaluate("performance.now()")
+    return at
 
 
 def centre_pixels(page: Page) -> list[int]:
@@ -153,8 +161,9 @@ def test_annotator_views_draws_saves_reloads_and_submits(
 
     # Window: a right-drag changes the pixels; the lossless frame follows on release.
     before = centre_pixels(page)
+    dragged = now(page)
     drag(page, (cx, cy), (cx + 120, cy + 80), button="right")
-    wait_lossless(page)
+    wait_lossless(page, since=dragged)
     after = centre_pixels(page)
     assert after != before
 
@@ -582,7 +591,10 @@ def test_a_brush_mask_moves_with_the_select_tool_and_the_move_undoes(
 
     # Select it (a click on the mask) and drag it right and down.
     page.keyboard.press("v")
-    scale = min(box["width"], box["height"]) / 512  # CSS pixels per image pixel at fit
+    # CSS pixels per image pixel at fit (the task handed out may be the demo's 64² MR, not the CT).
+    grid = next(a["mask"] for a in page.evaluate("window.rhinoViewer.document") if "mask" in a)
+    columns, rows = grid["columns"], grid["rows"]
+    scale = min(box["width"] / columns, box["height"] / rows)
     drag(page, (cx, cy), (cx + 60, cy + 30))
     moved = mask()
     shift = (min(x for x, _ in moved) - min(x for x, _ in drawn),
@@ -603,7 +615,7 @@ def test_a_brush_mask_moves_with_the_select_tool_and_the_move_undoes(
     x_on_mask = cx + 60
     drag(page, (x_on_mask, cy + 30), (box["x"] + box["width"] + 400, cy + 30))
     edge = mask()
-    assert max(x for x, _ in edge) == 511 and len(edge) == len(drawn)
+    assert max(x for x, _ in edge) == columns - 1 and len(edge) == len(drawn)
     page.screenshot(path=str(ARTIFACTS / "viewer-mask-moved.png"))
     assert console == []
 
@@ -663,13 +675,15 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
     box = page.locator("#overlay-canvas").bounding_box()
     assert box is not None
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    dragged = now(page)
     drag(page, (cx, cy), (cx + 60, cy + 40), button="right")
-    wait_lossless(page)
+    wait_lossless(page, since=dragged)
     marks = page.evaluate("window.__marks")
     assert "Preview" in marks and marks[-1] == "Lossless", marks
     assert page.locator("[data-overlay='quality']").get_attribute("data-quality") == "lossless"
+    pressed = now(page)
     page.keyboard.press("0")  # back to the object's own window
-    wait_lossless(page)
+    wait_lossless(page, since=pressed)
 
     # Invert (I): every grey value g becomes 255 - g (±2: the canvas filter rounds); again, and
     # the image is as it was.
@@ -740,7 +754,7 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
     page.mouse.click(cx + 40, cy)  # on the top edge
     drag(page, (cx + 80, cy + 60), (cx + 120, cy + 100))  # the third corner
     edited = polygon()
-    scale = min(box["width"], box["height"]) / 512  # CSS pixels per image pixel at fit
+    scale = 80 / (drawn[1][0] - drawn[0][0])  # CSS pixels per image pixel (corners 80 px apart)
     assert edited[0] == drawn[0] and edited[1] == drawn[1] and edited[3] == drawn[3]
     assert abs(edited[2][0] - drawn[2][0] - 40 / scale) < 1.5
     assert abs(edited[2][1] - drawn[2][1] - 40 / scale) < 1.5
