@@ -155,3 +155,29 @@ def agreement_for(store: LabelStore, *, project: str, tasks: object) -> dict[str
         "readers": [{"task": t, "labels": len(documents[t])} for t in tasks],
         "pairs": pairs,
     }
+
+
+MAX_COUNT_TASKS: Final = 500
+
+
+def label_counts(store: LabelStore, *, project: str, tasks: object) -> dict[str, Any]:
+    """How many labels of each label key every task's newest revision holds (the lead's
+    progress board, per label): numbers only. A task without labels here, or another
+    project's, counts nothing (``{}``) — the site never says which."""
+    if (
+        not isinstance(tasks, list)
+        or not 1 <= len(tasks) <= MAX_COUNT_TASKS
+        or not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in tasks)
+        or len(set(tasks)) != len(tasks)
+    ):
+        raise AgreementError(
+            ErrorCode.BAD_MESSAGE, f"tasks is a list of 1…{MAX_COUNT_TASKS} distinct task ids"
+        )
+    counted = []
+    for task in tasks:
+        revision = store.latest(task_subject(task))
+        records = revision.records if revision is not None and revision.project == project else ()
+        counted.append(
+            {"task": task, "labels": dict(sorted(Counter(r.label for r in records).items()))}
+        )
+    return {"tasks": counted}

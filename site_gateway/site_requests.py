@@ -1,7 +1,8 @@
 """Site requests: central asks, over the control link, on a lead's behalf; the gateway answers.
 
-Every request (``browse.query``, ``browse.thumbnail``, ``selection.write``, ``agreement.query``)
-carries a ``request`` id and a site-request grant signed by central (``grants.verify_site_request``).
+Every request (``browse.query``, ``browse.thumbnail``, ``selection.write``, ``agreement.query``,
+``labels.query``) carries a ``request`` id and a site-request grant signed by central
+(``grants.verify_site_request``).
 Nothing is done before the grant checks out: central's signature, validity, this site, the request
 id it is bound to, single use, the act the request needs, and the site's own policy (the projects
 it serves). Each request writes one site-audit entry, refused ones included.
@@ -24,7 +25,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from imaging.handles import HandleKind
-from site_gateway.agreement import AgreementError, agreement_for
+from site_gateway.agreement import AgreementError, agreement_for, label_counts
 from site_gateway.browse import SeriesBrowser, parse_browse_query
 from site_gateway.grants import GrantError, ReplayGuard, SiteRequestGrant, verify_site_request
 from site_gateway.labels.document import LabelInvalidError
@@ -219,6 +220,15 @@ class SiteRequests:
             except AgreementError as exc:
                 raise RequestRefusedError(exc.code, exc.message) from None
             return {"series": series, **result}, {"series": [series], "tasks": tasks}
+        if kind == MessageType.LABELS_QUERY:
+            tasks = message.get("tasks")
+            try:
+                counted = await asyncio.to_thread(
+                    label_counts, self.labels.store, project=grant.project, tasks=tasks
+                )
+            except AgreementError as exc:
+                raise RequestRefusedError(exc.code, exc.message) from None
+            return counted, {"tasks": len(counted["tasks"])}
         raise RequestRefusedError(ErrorCode.UNKNOWN_TYPE, f"{kind} is not a site request")
 
     # -- selection.write ---------------------------------------------------------------------

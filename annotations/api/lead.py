@@ -336,3 +336,20 @@ async def reader_agreement_api(request: HttpRequest, project_id: str) -> HttpRes
     except (DomainError, exceptions.APIException) as exc:
         return await sync_to_async(_error_response)(exc)
     return JsonResponse(result)
+
+
+def _label_progress_context(request: HttpRequest, project_id: str) -> tuple[User, Project]:
+    user = _authenticated(request)
+    return user, project_get_for_user(user, project_id)
+
+
+async def label_progress_api(request: HttpRequest, project_id: str) -> HttpResponse:
+    """``GET /api/projects/<id>/progress/labels/``: labels per label, counted at the sites."""
+    if request.method != "GET":
+        return _error_response(exceptions.MethodNotAllowed(str(request.method)))
+    try:
+        user, project = await sync_to_async(_label_progress_context)(request, project_id)
+        result = await browse.label_progress(actor=user, project=project)
+    except (DomainError, exceptions.APIException) as exc:
+        return await sync_to_async(_error_response)(exc)
+    return JsonResponse(result)

@@ -18,6 +18,11 @@ urlpatterns = [
         name="api-project-site-series-thumbnail",
     ),
     path(
+        "projects/<str:project_id>/progress/labels/",
+        lead.label_progress_api,
+        name="api-project-label-progress",
+    ),
+    path(
         "projects/<str:project_id>/agreement/",
         lead.reader_agreement_api,
         name="api-project-agreement",

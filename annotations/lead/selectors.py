@@ -13,11 +13,12 @@ from annotations.errors import NotFoundError, PermissionDeniedError
 from annotations.models import Project, SeriesSelection, Task, TaskStatus, User
 from annotations.selectors import parse_pk, project_get_for_user, sees_everything
 
-# Central receives one label count per task from the site, not a count per label: the board can
-# say how many labels a task, an annotator or a site has, not how many of them are "nodule".
+# Central receives one label count per task from the site, not a count per label: the board says
+# how many labels a task, an annotator or a site has; how many of them are "nodule" is counted at
+# the sites on request (GET /api/projects/<id>/progress/labels/), as is reader agreement.
 LABEL_COUNT_LIMIT = (
     "Label counts are per task (reported by the site); counts per label and agreement between "
-    "readers are computed at the site and are not available centrally yet."
+    "readers are computed at the sites on request."
 )
 
 

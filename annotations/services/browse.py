@@ -7,6 +7,7 @@ of it. Each request writes one audit event with what was asked (never what came 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Mapping
@@ -172,4 +173,129 @@ async def reader_agreement(*, actor: User, project: Project, task_ids: list[int]
         "readers": reply.body.get("readers", []),
         "pairs": reply.body.get("pairs", []),
         "error": reply.error_json(),
+    }
+
+
+# --- labels per label: the progress board's per-label counts, counted at the sites ---
+
+MAX_COUNT_TASKS = 500  # per site and request (site_gateway/agreement.py MAX_COUNT_TASKS)
+_LABEL_KEY_MAX = 64
+
+
+@dataclass(frozen=True)
+class _CountPlan:
+    site: Site
+    tasks: list[int]
+    truncated: bool
+    assignee: dict[int, dict[str, Any] | None]
+
+
+def _count_plans(actor: User, project: Project) -> list[_CountPlan]:
+    require_perm(actor=actor, perm="manage_project", obj=project, action=AuditAction.LABELS_COUNT)
+    by_site: dict[int, list[Task]] = {}
+    for task in Task.objects.filter(project=project).select_related("assignee").order_by("pk"):
+        by_site.setdefault(task.site_id, []).append(task)
+    plans = []
+    for site in project.sites.filter(pk__in=by_site).order_by("name"):
+        tasks = by_site[site.pk]
+        plans.append(
+            _CountPlan(
+                site,
+                [t.pk for t in tasks[:MAX_COUNT_TASKS]],
+                len(tasks) > MAX_COUNT_TASKS,
+                {
+                    t.pk: None if t.assignee is None
+                    else {"id": t.assignee.pk, "username": t.assignee.get_username()}
+                    for t in tasks
+                },
+            )
+        )  # fmt: skip
+    return plans
+
+
+def _counts_of(reply: SiteReply, asked: list[int]) -> dict[int, dict[str, int]]:
+    """The site's counts for the tasks asked, shape-checked (anything else is ignored)."""
+    wanted, found = set(asked), {}
+    rows = reply.body.get("tasks") if reply.status == "ok" else None
+    for row in rows if isinstance(rows, list) else []:
+        task = row.get("task") if isinstance(row, dict) else None
+        labels = row.get("labels") if isinstance(row, dict) else None
+        if not isinstance(task, int) or task not in wanted or not isinstance(labels, dict):
+            continue
+        found[task] = {
+            str(k): v
+            for k, v in labels.items()
+            if isinstance(k, str) and 0 < len(k) <= _LABEL_KEY_MAX
+            and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        }  # fmt: skip
+    return found
+
+
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for label, n in counts.items():
+        into[label] = into.get(label, 0) + n
+
+
+def _prepare_count(actor: User, project: Project, plan: _CountPlan) -> Prepared:
+    return _prepare(
+        actor=actor, project=project, site=plan.site, action=AuditAction.LABELS_COUNT,
+        kind=MessageType.LABELS_QUERY, act=SiteAct.COUNT, fields={"tasks": plan.tasks},
+        detail={"tasks": len(plan.tasks)},
+    )  # fmt: skip
+
+
+async def label_progress(*, actor: User, project: Project) -> dict[str, Any]:
+    """How many labels of each label the project's readers made, per site and per annotator,
+    counted at each site from its label store (every site asked at once; an offline site is a
+    status). Numbers only: central stores none of it."""
+    plans = await sync_to_async(_count_plans)(actor, project)
+    prepared = []
+    for plan in plans:
+        prepared.append(await sync_to_async(_prepare_count)(actor, project, plan))
+    replies = await asyncio.gather(
+        *(
+            ask_site(
+                site_id=p.site_id,
+                online=p.online,
+                message=p.message,
+                wait_seconds=AGREEMENT_TIMEOUT,
+            )
+            for p in prepared
+        )
+    )
+    totals: dict[str, int] = {}
+    tasks_with: dict[str, int] = {}
+    by_site: list[dict[str, Any]] = []
+    by_annotator: dict[int | None, dict[str, Any]] = {}
+    for plan, reply in zip(plans, replies, strict=True):
+        counts = _counts_of(reply, plan.tasks)
+        site_labels: dict[str, int] = {}
+        for task, labels in counts.items():
+            _add(site_labels, labels)
+            for label in labels:
+                tasks_with[label] = tasks_with.get(label, 0) + (labels[label] > 0)
+            person = plan.assignee.get(task)
+            key = person["id"] if person else None
+            entry = by_annotator.setdefault(key, {"annotator": person, "labels": {}})
+            _add(entry["labels"], labels)
+        _add(totals, site_labels)
+        by_site.append(
+            {"site": plan.site.pk, "site_name": plan.site.name, "status": reply.status,
+             "error": reply.error_json(), "tasks": len(plan.tasks), "truncated": plan.truncated,
+             "labels": dict(sorted(site_labels.items()))}
+        )  # fmt: skip
+    return {
+        "project": project.pk,
+        "labels": [
+            {"label": label, "count": totals[label], "tasks": tasks_with.get(label, 0)}
+            for label in sorted(totals)
+        ],
+        "by_site": by_site,
+        "by_annotator": sorted(
+            ({**e, "labels": dict(sorted(e["labels"].items()))} for e in by_annotator.values()),
+            key=lambda e: (
+                e["annotator"] is None,
+                e["annotator"]["username"] if e["annotator"] else "",
+            ),
+        ),
     }

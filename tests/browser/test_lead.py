@@ -327,17 +327,33 @@ def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
     expect(pair.locator("[data-classification]")).to_have_text(
         "classification agreement 0.50 (κ 0.00, 2 targets)"
     )
+    # the board per label, counted at the sites: 2 nodules (one each), 3 emphysema (2 + 1)
+    page.get_by_role("button", name="Count labels at the sites").click()
+    labels = lambda key: page.locator(f'[data-label-count="{key}"]')  # noqa: E731
+    expect(labels("nodule-total")).to_have_text("2", timeout=SITE_TIMEOUT_MS)
+    expect(labels("emphysema-total")).to_have_text("3")
+    expect(labels("nodule-tasks")).to_have_text("2")
+    expect(labels("emphysema-tasks")).to_have_text("2")
+    expect(labels(f"nodule-site{site}")).to_have_text("2")
+    expect(labels(f"emphysema-user{one.id}")).to_have_text("2")
+    expect(labels(f"emphysema-user{two.id}")).to_have_text("1")
+    expect(labels(f"nodule-user{two.id}")).to_have_text("1")
+    expect(page.locator(f'[data-labels-site="{site}"]')).to_have_attribute("data-state", "ok")
+    by_api = lead.get(f"/api/projects/{world.project}/progress/labels/")
+    assert {r["label"]: r["count"] for r in by_api["labels"]} == {"emphysema": 3, "nodule": 2}
     # numbers only: no geometry, no label document reached the page
     assert "29.0" not in page.content() and "a-nodule" not in page.content()
 
-    by_api = lead.post(
+    agreement = lead.post(
         f"/api/projects/{world.project}/agreement/", {"tasks": sorted(task_of.values())}, 200
     )
-    assert by_api["status"] == "ok"
-    assert by_api["pairs"][0]["dice"] == {"nodule": 0.5}
-    assert by_api["pairs"][0]["classification"] == {"targets": 2, "agreement": 0.5, "kappa": 0.0}
+    assert agreement["status"] == "ok"
+    assert agreement["pairs"][0]["dice"] == {"nodule": 0.5}
+    assert agreement["pairs"][0]["classification"] == {
+        "targets": 2, "agreement": 0.5, "kappa": 0.0
+    }  # fmt: skip
     with RhinoClient(base, lead.token, timeout=60) as sdk:
-        assert sdk.reader_agreement(world.project, sorted(task_of.values())) == by_api
+        assert sdk.reader_agreement(world.project, sorted(task_of.values())) == agreement
     # a reader may not ask for agreement
     refused = one.http.post(
         f"{base}/api/projects/{world.project}/agreement/",

@@ -213,3 +213,23 @@ async def test_selection_write_stores_a_valid_kos_listing_exactly_the_selected_s
                     item.ReferencedSOPInstanceUID for item in series.ReferencedSOPSequence
                 )
     assert listed == expected
+
+
+async def test_labels_query_needs_its_own_act_and_answers_numbers_for_the_tasks_asked(
+    tmp_path: Path, demo: DemoData
+) -> None:
+    """The per-label counts of the lead's board (the counts themselves, from readers' saves,
+    are checked on the demo product in tests/browser/test_lead.py)."""
+    async with gateway_env(tmp_path, f"folder:{demo.site.folder}") as env:
+        query = {"type": "labels.query", "tasks": [3, 1, 2]}
+        refused = await ask(env, dict(query))  # a browse/select grant does not count labels
+        assert (refused["type"], refused["code"]) == ("error", "not_allowed")
+        count = {"acts": frozenset({SiteAct.COUNT})}
+        reply = await ask(env, dict(query), **count)
+        assert reply["type"] == "labels.result", reply
+        # nothing saved for these tasks here: zero of everything, in the order asked
+        assert reply["tasks"] == [{"task": 3, "labels": {}}, {"task": 1, "labels": {}},
+                                  {"task": 2, "labels": {}}]  # fmt: skip
+        for bad in ([], [1, 1], ["1"], [True], [0], list(range(1, 502)), None):
+            answer = await ask(env, {"type": "labels.query", "tasks": bad}, **count)
+            assert (answer["type"], answer["code"]) == ("error", "bad_message"), (bad, answer)

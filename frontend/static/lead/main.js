@@ -4,6 +4,7 @@ import { renderAgreement } from "./agreement.js";
 import { apiAll, api } from "./api.js";
 import { renderBoard } from "./board.js";
 import { setUpBrowser } from "./browser.js";
+import { setUpLabelCounts } from "./labels.js";
 import { followProject } from "./live.js";
 import { renderSelections, setUpBulkForm } from "./selections.js";
 import { renderReview, renderTasks } from "./tasks.js";
@@ -46,6 +47,7 @@ function refreshAll() {
 }
 
 setUpBulkForm(data, csrf, refreshAll);
+if (data.me.may_manage) setUpLabelCounts(projectId, fail);
 // The site reports the KOS stored a moment after the selection: read the list again then.
 const selectionsChanged = () => {
   refreshSelections().catch(fail);

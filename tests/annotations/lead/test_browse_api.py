@@ -151,3 +151,29 @@ def test_agreement_takes_a_token_without_csrf_but_a_session_needs_the_csrf_token
         HTTP_X_CSRFTOKEN=session.cookies["csrftoken"].value,
     )
     assert accepted.status_code == 200, accepted.content
+
+
+def test_label_progress_asks_each_site_with_tasks_and_an_offline_one_is_a_status(
+    world: World,
+) -> None:
+    url = f"/api/projects/{world.project.pk}/progress/labels/"
+    lead = client(world.lead)
+    before = AuditEvent.objects.count()
+    response = lead.get(url)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["project"] == world.project.pk and body["labels"] == []
+    assert body["by_annotator"] == []
+    [site] = body["by_site"]  # the one site with tasks; its gateway is not connected here
+    assert (site["site"], site["status"], site["tasks"], site["labels"]) == (
+        world.site.pk, "offline", 1, {}
+    )  # fmt: skip
+    assert site["error"]["code"] == "site_offline"
+    events = list(AuditEvent.objects.order_by("seq")[before:])
+    assert [(e.action, e.site_id, e.detail) for e in events] == [
+        (AuditAction.LABELS_COUNT, world.site.pk, {"tasks": 1})
+    ]
+    assert client(world.annotator).get(url).status_code == 403
+    assert client(world.outsider).get(url).status_code == 404
+    assert Client().get(url).status_code == 401
+    assert lead.post(url).status_code == 405

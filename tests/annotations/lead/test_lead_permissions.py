@@ -68,6 +68,7 @@ def _endpoints(w: World, handle: str) -> list[tuple[str, str, dict[str, object] 
     return [
         ("get", f"/api/projects/{p}/", None),
         ("get", f"/api/projects/{p}/progress/", None),
+        ("get", f"/api/projects/{p}/progress/labels/", None),
         ("get", f"/api/projects/{p}/selections/", None),
         ("post", f"/api/projects/{p}/selections/", select),
         (
@@ -91,7 +92,7 @@ def test_another_projects_objects_are_404_for_a_lead_and_change_nothing(world: W
     before = (
         AuditEvent.objects.filter(
             action__in=[AuditAction.SERIES_BROWSE, AuditAction.SERIES_THUMBNAIL,
-                        AuditAction.AGREEMENT_READ]
+                        AuditAction.AGREEMENT_READ, AuditAction.LABELS_COUNT]
         ).count(),
         SeriesSelection.objects.count(),
         Task.objects.count(),
@@ -115,7 +116,7 @@ def test_another_projects_objects_are_404_for_a_lead_and_change_nothing(world: W
     after = (
         AuditEvent.objects.filter(
             action__in=[AuditAction.SERIES_BROWSE, AuditAction.SERIES_THUMBNAIL,
-                        AuditAction.AGREEMENT_READ]
+                        AuditAction.AGREEMENT_READ, AuditAction.LABELS_COUNT]
         ).count(),
         SeriesSelection.objects.count(),
         Task.objects.count(),
