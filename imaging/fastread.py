@@ -29,7 +29,13 @@ from imaging.frame_attrs import FrameAttributes
 from imaging.frames import Frame, _grey_frame, decode_frame
 from imaging.limits import DEFAULT_LIMITS, Limits
 from imaging.native import native_grey_array
-from imaging.reading import _LONG_VRS, Source, _meta_bounds, _read_source, read_dataset
+from imaging.reading import (
+    _LONG_VRS,
+    Source,
+    _meta_bounds,
+    _read_source,
+    read_dataset,
+)
 from imaging.voi import ModalityTransform, VoiFunction, Window
 
 # Every VR of PS3.5 Table 6.2-1 (pydicom's explicit VR reader knows the same set).
@@ -104,11 +110,20 @@ def _uppercase_vr(data: bytes, pos: int) -> bool:
     return 0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B
 
 
-def _walk(data: bytes, pos: int, end: int, explicit: bool, depth: int, found: Found | None) -> int:
+def _walk(
+    data: bytes,
+    pos: int,
+    end: int,
+    explicit: bool,
+    depth: int,
+    found: Found | None,
+    budget: list[int],
+) -> int:
     """Walk the elements of one dataset from ``pos`` and return where it ends.
 
     ``end`` < 0: an item of undefined length, closed by an Item Delimitation Item. ``found`` is
     given for the top level only, which must be in ascending tag order (no duplicates to resolve).
+    ``budget[0]`` counts down every element, item and delimiter header (Limits.max_elements).
     The loop is the hot spot of the fast reader (≈ 1 µs per element): names are bound locally.
     """
     limit = len(data) if end < 0 else end
@@ -119,7 +134,8 @@ def _walk(data: bytes, pos: int, end: int, explicit: bool, depth: int, found: Fo
     unpack_explicit, unpack_implicit = _EXPLICIT.unpack_from, _IMPLICIT.unpack_from
     unpack_u32, vr_info, special = _U32.unpack_from, _VR_INFO, _TOP_LEVEL
     while pos < limit:
-        if pos + 8 > limit:
+        budget[0] -= 1
+        if pos + 8 > limit or budget[0] < 0:
             raise _UsePydicomError
         if explicit:
             group, element, vr, length = unpack_explicit(data, pos)
@@ -173,13 +189,13 @@ def _walk(data: bytes, pos: int, end: int, explicit: bool, depth: int, found: Fo
         if length == _UNDEFINED:
             if explicit and vr != b"SQ":
                 raise _UsePydicomError  # UN of undefined length
-            pos = _sequence(data, value_at, -1, explicit, depth + 1)
+            pos = _sequence(data, value_at, -1, explicit, depth + 1, budget)
             continue
         after = value_at + length
         if after > limit:
             raise _UsePydicomError
         if vr == b"SQ" and length:
-            _sequence(data, value_at, after, explicit, depth + 1)
+            _sequence(data, value_at, after, explicit, depth + 1, budget)
         pos = after
     if end < 0:
         raise _UsePydicomError  # an item of undefined length without its delimiter
@@ -209,13 +225,16 @@ def _implied_vr(tag: int, creators: dict[int, bytes]) -> bytes:
         return b"UL" if element == 0 else b"UN"
 
 
-def _sequence(data: bytes, pos: int, end: int, explicit: bool, depth: int) -> int:
+def _sequence(
+    data: bytes, pos: int, end: int, explicit: bool, depth: int, budget: list[int]
+) -> int:
     """Walk the items of a sequence (PS3.5 7.5) and return where it ends."""
     if depth > _MAX_DEPTH:
         raise _UsePydicomError
     limit = len(data) if end < 0 else end
     while pos < limit:
-        if pos + 8 > limit:
+        budget[0] -= 1
+        if pos + 8 > limit or budget[0] < 0:
             raise _UsePydicomError
         group, element, length = _IMPLICIT.unpack_from(data, pos)
         if group != 0xFFFE:
@@ -225,12 +244,12 @@ def _sequence(data: bytes, pos: int, end: int, explicit: bool, depth: int) -> in
         if element != 0xE000:
             raise _UsePydicomError
         if length == _UNDEFINED:
-            pos = _walk(data, pos + 8, -1, explicit, depth, None)
+            pos = _walk(data, pos + 8, -1, explicit, depth, None, budget)
         else:
             after = pos + 8 + length
             if after > limit:
                 raise _UsePydicomError
-            _walk(data, pos + 8, after, explicit, depth, None)
+            _walk(data, pos + 8, after, explicit, depth, None, budget)
             pos = after
     if end < 0:
         raise _UsePydicomError  # a sequence of undefined length without its delimiter
@@ -340,13 +359,15 @@ def _frames(data: bytes, found: Found) -> int:
 def fast_frame(data: bytes, index: int, *, limits: Limits = DEFAULT_LIMITS) -> Frame | None:
     """Frame ``index`` of a native little endian greyscale object, or ``None``: use pydicom.
 
-    Raises the ``ImagingError`` the full path would raise for the caps, an out-of-range frame
-    and short Pixel Data.
+    Raises the ``ImagingError`` the full path would raise for the caps (elements, pixels,
+    frames), an out-of-range frame and short Pixel Data.
     """
     try:
         start, explicit = _dataset_start(data)
         found: Found = {}
-        _walk(data, start, len(data), explicit, 0, found)
+        # Counted as read_dataset counts (or more): past the cap the full path refuses the bomb.
+        budget = [limits.max_elements]
+        _walk(data, start, len(data), explicit, 0, found, budget)
         return _frame(data, found, index, limits)
     except _UsePydicomError:
         return None

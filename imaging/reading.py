@@ -35,6 +35,11 @@ Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 # Explicit VR with a 2-byte reserved field and a 4-byte length (PS3.5 Table 7.1-1).
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
                        b"UR", b"UT", b"UV"})  # fmt: skip
+_VRS = _LONG_VRS | frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS",
+                              b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
+                              b"US"})  # fmt: skip
+_HEADER = struct.Struct("<HH2sH")
+_U32 = struct.Struct("<I")
 _INFLATE_CHUNK = 1 << 20
 
 
@@ -160,10 +165,80 @@ def read_dataset(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Dataset:
         bounds = _meta_bounds(data)
         assert bounds is not None  # _syntax_of found the syntax inside the meta group
         data = _undeflate(data, bounds[1], limits)
+    _check_element_count(data, original_syntax, limits)
     ds = _parse(data)
     _ensure_transfer_syntax(ds, original_syntax)
     check_pixel_limits(ds, limits, declared_only=True)
     return ds
+
+
+def _check_element_count(data: bytes, syntax: UID | None, limits: Limits) -> None:
+    """Refuse an object with more data elements than ``limits.max_elements`` before parsing it.
+
+    A flat scan of element headers (entering sequences and items, skipping values and the
+    fragments of encapsulated Pixel Data); it stops where the structure stops making sense and
+    leaves judging the rest to the parser. Big endian objects are not scanned (retired, rare).
+    """
+    bounds = _meta_bounds(data)
+    pos = bounds[1] if bounds is not None else 0
+    if syntax == ExplicitVRBigEndian or pos + 8 > len(data):
+        return
+    if syntax is None or syntax == DeflatedExplicitVRLittleEndian:
+        # (Deflated data is inflated by now: the meta still names the deflated syntax.)
+        explicit = syntax is not None or data[pos + 4 : pos + 6] in _VRS
+    else:
+        explicit = syntax != ImplicitVRLittleEndian
+    count = _count_elements(data, pos, explicit, limits.max_elements)
+    if count > limits.max_elements:
+        raise ImagingError(
+            ImagingErrorCode.TOO_LARGE,
+            f"more than {limits.max_elements} data elements (Limits.max_elements)",
+        )
+
+
+def _count_elements(data: bytes, pos: int, explicit: bool, cap: int) -> int:
+    """Element headers from ``pos`` (nested included), counting stops just past ``cap``."""
+    size = len(data)
+    count = 0
+    sequence = b"SQ"
+    while pos + 8 <= size and count <= cap:
+        group, element, vr, short = _HEADER.unpack_from(data, pos)
+        count += 1
+        if group == 0xFFFE:
+            pos += 8  # item or delimiter: its content (if any) follows and is counted
+            continue
+        if explicit:
+            if vr in _LONG_VRS:
+                if pos + 12 > size:
+                    break
+                (length,) = _U32.unpack_from(data, pos + 8)
+                value_at = pos + 12
+            elif vr in _VRS:
+                length, value_at = short, pos + 8
+            else:
+                break  # not what we understand (implicit items in an explicit file, garbage)
+        else:
+            (length,) = _U32.unpack_from(data, pos + 4)
+            value_at = pos + 8
+            vr = sequence if length == 0xFFFFFFFF else b""
+        if group == 0x7FE0 and element == 0x0010 and length == 0xFFFFFFFF:
+            pos = _skip_fragments(data, value_at)
+        elif vr == sequence or length == 0xFFFFFFFF:
+            pos = value_at  # enter the sequence
+        else:
+            pos = value_at + length
+    return count
+
+
+def _skip_fragments(data: bytes, pos: int) -> int:
+    """Past the items of encapsulated Pixel Data and its Sequence Delimitation Item."""
+    while pos + 8 <= len(data):
+        group, element, length = struct.unpack_from("<HHI", data, pos)
+        pos += 8
+        if group != 0xFFFE or element != 0xE000:
+            break
+        pos += length
+    return pos
 
 
 def _parse(data: bytes) -> Dataset:

@@ -314,3 +314,16 @@ def test_read_frame_from_a_path(tmp_path: Path) -> None:
     frame = fast_frame(data, 2)
     assert frame is not None
     _assert_same_frame(read_frame(path, 2), frame)
+
+
+def test_element_cap_applies_to_the_fast_path() -> None:
+    data = to_bytes(ct_dataset(8, 8))
+    at = data.find(b"\x10\x00\x10\x00PN")
+    bomb = data[:at] + b"".join(struct.pack("<HH2sH", 0x0009, n, b"LO", 0) for n in range(3000))
+    bomb += data[at:]
+    tight = Limits(max_elements=2000)
+    assert fast_frame(bomb, 0, limits=tight) is None  # over the cap: the full path judges
+    with pytest.raises(ImagingError) as err:
+        read_frame(bomb, limits=tight)
+    assert err.value.code is ImagingErrorCode.TOO_LARGE
+    assert _assert_agrees(bomb, 0, Limits(max_elements=4000))

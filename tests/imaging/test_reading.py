@@ -320,3 +320,35 @@ def test_odd_value_lengths_are_read_like_dcmtk_does() -> None:
     assert str(ds.PatientName) == "Test^Phanto"
     assert ds.Modality.strip() == "CT"
     assert render(decode_frame(ds, 0)).shape == (16, 16)
+
+
+def _element_bomb(count: int) -> bytes:
+    """A valid CT slice with ``count`` empty private elements before the Patient module."""
+    data = to_bytes(ct_dataset(8, 8))
+    at = data.find(b"\x10\x00\x10\x00PN")  # (0010,0010): every group 0009…000F sorts before
+    groups = (0x0009, 0x000B, 0x000D, 0x000F)
+    elements = b"".join(
+        struct.pack("<HH2sH", groups[n >> 16], n & 0xFFFF, b"LO", 0) for n in range(count)
+    )
+    return data[:at] + elements + data[at:]
+
+
+def test_element_bomb_is_refused_before_parsing() -> None:
+    bomb = _element_bomb(200_000)
+    limits = Limits(max_elements=50_000)
+    tracemalloc.start()
+    try:
+        assert _code(bomb, limits) is ImagingErrorCode.TOO_LARGE
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB while refusing an element bomb"
+    # Nested elements count too: the same number inside a sequence's item.
+    ds = ct_dataset(8, 8)
+    item = Dataset()
+    for n in range(60):
+        item.add_new((0x0009, 0x1000 + n), "LO", "")
+    item.add_new((0x0009, 0x0010), "LO", "ACME")
+    ds.ReferencedImageSequence = [item]
+    assert _code(to_bytes(ds), Limits(max_elements=60)) is ImagingErrorCode.TOO_LARGE
+    assert render_all_or_error(to_bytes(ds), Limits(max_elements=200)) == 1
