@@ -277,6 +277,15 @@ class RhinoClient:
         )
         return result
 
+    def label_progress(self, project: Ref) -> dict[str, Any]:
+        """How many labels of each label the project's readers made, per site and per
+        annotator, counted at the sites (``{"project", "labels", "by_site", "by_annotator"}``;
+        an offline site is a ``status`` of its ``by_site`` row)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/api/projects/{_id(project)}/progress/labels/"
+        )
+        return result
+
     # --- not yet on the server ---
 
     def audit_events(self, **filters: Any) -> list[dict[str, Any]]:

@@ -354,6 +354,7 @@ def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
     }  # fmt: skip
     with RhinoClient(base, lead.token, timeout=60) as sdk:
         assert sdk.reader_agreement(world.project, sorted(task_of.values())) == agreement
+        assert sdk.label_progress(world.project) == by_api
     # a reader may not ask for agreement
     refused = one.http.post(
         f"{base}/api/projects/{world.project}/agreement/",
