@@ -232,6 +232,8 @@ def _grey_frame(
         np.uint8 if span < 1 << 8 else np.uint16 if span < 1 << 16 else np.uint32
     )
     shifted = _shift(arr, lo, dtype)
+    if _retains_more(shifted):
+        shifted = shifted.copy()
     return Frame(
         rows=int(arr.shape[0]),
         columns=int(arr.shape[1]),
@@ -250,6 +252,23 @@ def _grey_frame(
         slice_thickness=attrs.slice_thickness,
         overlays=overlays,
     )
+
+
+def _retains_more(arr: np.ndarray) -> bool:
+    """True when ``arr`` views a buffer over twice its size (one frame of a multi-frame file).
+
+    A cached Frame is accounted by its own bytes; a view would keep the whole file alive.
+    """
+    base = arr.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if base is None:
+        return False
+    try:
+        held = memoryview(base).nbytes
+    except TypeError:
+        return False
+    return held > 2 * arr.nbytes
 
 
 def _shift(arr: np.ndarray, lo: int, dtype: type[np.unsignedinteger]) -> np.ndarray:

@@ -327,3 +327,16 @@ def test_element_cap_applies_to_the_fast_path() -> None:
         read_frame(bomb, limits=tight)
     assert err.value.code is ImagingErrorCode.TOO_LARGE
     assert _assert_agrees(bomb, 0, Limits(max_elements=4000))
+
+
+def test_a_frame_of_a_multi_frame_file_does_not_keep_the_file_alive() -> None:
+    pixels = phantom(24, 24)
+    pixels[0, 0] = 0
+    ds = _multi_frame()
+    ds.BitsStored, ds.HighBit = 16, 15
+    ds.PixelData = pixels.astype("<u2").tobytes() * 3
+    data = to_bytes(ds)
+    for frame in (fast_frame(data, 1), decode_frame(read_dataset(data), 1)):
+        assert frame is not None and frame.offset == 0
+        assert not np.shares_memory(frame.pixels, np.frombuffer(data, np.uint8))
+        assert frame.pixels.base is None or frame.pixels.base.nbytes <= 2 * frame.nbytes
