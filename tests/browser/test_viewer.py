@@ -832,3 +832,61 @@ def test_a_rejected_task_shows_the_reviewers_comment_as_text(
     assert page.locator("#task-state").inner_text() == "rejected"
     wait_lossless(page)
     assert console == []
+
+
+EDGES = """() => { const c = document.getElementById('image-canvas');
+  const d = c.getContext('2d').getImageData(0, Math.floor(c.height / 2), c.width, 1).data;
+  const lit = []; for (let x = 0; x < c.width; x++) if (d[4 * x] > 30) lit.push(x);
+  return [lit[0], lit.at(-1)]; }"""
+
+
+def test_previews_fit_a_small_viewport_and_keep_the_view(
+    page: Page, product: dict[str, Any]
+) -> None:
+    """In a viewport smaller than the image, previews are rendered at the site no larger than the
+    canvas and drawn over the full image grid: zoom, pan and image coordinates do not move."""
+    sign_in(page, product["url"], "annotator2", product["users"]["annotator2"])
+    console = watch_console(page)
+    page.set_viewport_size({"width": 640, "height": 560})
+    open_first_task(page, product)
+    page.goto(f"{page.url.split('?')[0]}?prefetch=off")  # every preview from the site
+    wait_lossless(page)
+    canvas = page.evaluate(
+        "(() => { const c = document.getElementById('image-canvas'); return [c.width, c.height]; })()"
+    )
+    assert canvas[0] < 512 or canvas[1] < 512, canvas  # else there is nothing to reduce
+    page.locator("#overlay-canvas").focus()
+    page.keyboard.press("-")  # zoom 80%: the whole body on the canvas, edges to compare
+    next_paint(page)
+    assert page.locator("[data-overlay='window']").inner_text().endswith("zoom 80%")
+    before = page.evaluate(EDGES)
+    shown = page.evaluate(
+        """(edges) => new Promise((done) => {
+        const v = window.rhinoViewer; const target = v.slice.index + 1; const t0 = performance.now();
+        document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true}));
+        const wait = () => { const p = v.painted.at(-1);
+          if (p.at > t0 && p.index === target && p.quality === 'preview') {
+            const f = v.framePath.at(-1);
+            return done({edges: (new Function(`return (${edges})()`))(), columns: f.columns, rows: f.rows,
+                         quality: f.quality, kbytes: f.bytes / 1024});
+          }
+          requestAnimationFrame(wait); };
+        requestAnimationFrame(wait); })""",
+        EDGES,
+    )
+    wait_lossless(page)
+    lossless = page.evaluate("window.rhinoViewer.framePath.at(-1)")
+    edges = page.evaluate(EDGES)
+    assert shown["quality"] == "preview" and lossless["quality"] == "lossless"
+    assert shown["columns"] <= canvas[0] and shown["rows"] <= canvas[1]
+    assert (lossless["columns"], lossless["rows"]) == (512, 512)
+    # The preview covered the same place on the canvas as the full-size frames before and after
+    # it (the next slice of the phantom has the same outline): the 80% zoom was kept throughout.
+    for seen in (shown["edges"], edges):
+        assert all(abs(a - b) <= 3 for a, b in zip(seen, before, strict=True)), (
+            before,
+            shown,
+            edges,
+        )
+    assert page.locator("[data-overlay='window']").inner_text().endswith("zoom 80%")
+    assert console == []

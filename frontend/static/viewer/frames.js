@@ -1,6 +1,6 @@
 // Frame scheduling: newest request wins, at most two in flight (the site renders one and keeps one
 // pending per plane), stale answers dropped by seq, every frame acknowledged once painted or dropped,
-// a preview JPEG while moving and the lossless PNG once the user rests.
+// a preview JPEG (no larger than the viewport) while moving and the lossless PNG once the user rests.
 // Read-ahead rides a second lane (`priority: "prefetch"`, served by the site only while no
 // interactive request waits): the slices ahead of the scroll, the neighbourhood at rest, decoded
 // into a cache bounded in bytes. Every frame counts against central's acknowledgement window
@@ -30,10 +30,12 @@ export class FrameScheduler {
   /**
    * @param {{bus: Bus, connection: {send:(m:object)=>number, ack:(seq:number)=>void, ready:boolean},
    *   paint: (bitmap: ImageBitmap, header: any, done: () => void) => void,
-   *   failed?: (error: {code: string, message: string}) => void, slices?: () => number}} options
+   *   failed?: (error: {code: string, message: string}) => void, slices?: () => number,
+   *   previewSize?: (plane: string) => ?[number, number]}} options
    */
-  constructor({ bus, connection, paint, failed, slices = () => 1 }) {
+  constructor({ bus, connection, paint, failed, slices = () => 1, previewSize = () => null }) {
     this.failed = failed;
+    this.previewSize = previewSize;
     this.slices = slices;
     /** @type {Map<number, string>} prefetch seq → cache key */
     this.prefetching = new Map();
@@ -145,6 +147,15 @@ export class FrameScheduler {
     this.send(this.want);
   }
 
+  /**
+   * Previews no larger than the viewport (fewer bytes to render, send and decode); lossless
+   * frames always at their own size.
+   * @param {Want} want @returns {?[number, number]}
+   */
+  sizeFor(want) {
+    return want.quality === Quality.PREVIEW ? this.previewSize(want.plane) : null;
+  }
+
   /** Frames central counts against the window: sent and not yet acknowledged. */
   unacked() {
     return this.inFlight.size + this.prefetching.size + this.awaitingAck.size;
@@ -158,7 +169,7 @@ export class FrameScheduler {
     }
     const seq = this.connection.send({
       type: MessageType.FRAME_REQUEST, series: this.series, index: want.index, plane: want.plane,
-      quality: want.quality, window: want.window, size: null,
+      quality: want.quality, window: want.window, size: this.sizeFor(want),
     });
     this.inFlight.set(seq, keyOf(want.plane, want.index, want.window, want.quality));
     this.lastSentSeq = seq;
@@ -189,7 +200,7 @@ export class FrameScheduler {
       if (have || sent.has(key)) continue;
       const seq = this.connection.send({
         type: MessageType.FRAME_REQUEST, series: this.series, index: w.index, plane: w.plane,
-        quality: w.quality, window: w.window, size: null, priority: Priority.PREFETCH,
+        quality: w.quality, window: w.window, size: this.sizeFor(w), priority: Priority.PREFETCH,
       });
       this.prefetching.set(seq, key);
     }

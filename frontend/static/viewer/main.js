@@ -108,12 +108,28 @@ const tools = new ToolRegistry(toolContext);
 for (const tool of [...SELECT_TOOLS, ...SHAPE_TOOLS, ...BRUSH_TOOLS]) tools.register(tool);
 
 const overlay = new Overlay({ bus, root: $("viewer-stage") });
+/** @type {Record<string, {columns:number, rows:number}>} each plane's image grid (its lossless size) */
+const grids = {};
 const scheduler = new FrameScheduler({
   bus, connection, slices: () => sliceCount(),
   failed: (e) => notify(`The site could not show this image: ${e.message}`),
+  // A preview fits the canvas once the plane's grid is known to be larger than it.
+  previewSize: (plane) => {
+    const grid = grids[plane];
+    const { width, height } = viewport.imageCanvas;
+    if (!grid || (grid.columns <= width && grid.rows <= height)) return null;
+    return [Math.max(16, width), Math.max(16, height)];
+  },
   paint: (bitmap, header, done) => {
     if (header.window) shownWindow = header.window;
-    viewport.show(bitmap, header, done);
+    const plane = header.plane ?? Plane.AXIAL;
+    if (header.quality !== "preview" && header.columns && header.rows) {
+      grids[plane] = { columns: header.columns, rows: header.rows };
+    }
+    // A smaller preview is drawn over the plane's whole grid: the view and the tools' image
+    // coordinates stay those of the full-size frame.
+    const grid = header.quality === "preview" ? grids[plane] : undefined;
+    viewport.show(bitmap, grid ? { ...header, columns: grid.columns, rows: grid.rows } : header, done);
     overlay.setFrame({ index: header.index, plane: header.plane ?? Plane.AXIAL, slices: sliceCount(),
       quality: header.quality ?? "lossless", window: header.window ?? null });
   },

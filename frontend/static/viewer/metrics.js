@@ -26,7 +26,8 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, 
    * The frame path, per frame from the site: sent, arrived, decoded and painted (performance.now),
    * the site's render_ms, bytes on the wire, the lane. Painted stays null for frames only cached.
    * @type {Array<{seq:number, lane:string, quality:string, sent:?number, arrived:number,
-   *   decoded:number, painted:?number, renderMs:?number, bytes:number}>}
+   *   decoded:number, painted:?number, renderMs:?number, bytes:number, columns:?number,
+   *   rows:?number}>} columns × rows: the size the site rendered
    */
   const frames = [];
   /** @type {Map<number, typeof frames[number]>} */
@@ -37,7 +38,7 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, 
       seq: header.seq, lane: timing.lane,
       quality: header.quality, sent: timing.sent, arrived: timing.arrived, decoded: timing.decoded,
       painted: null, renderMs: typeof header.render_ms === "number" ? header.render_ms : null,
-      bytes: timing.bytes,
+      bytes: timing.bytes, columns: header.columns ?? null, rows: header.rows ?? null,
     };
     frames.push(record);
     bySeq.set(header.seq, record);
