@@ -27,11 +27,10 @@ from imaging import (
     SeriesGeometry,
     Window,
     assemble_volume,
-    decode_frame,
     encode_jpeg,
     encode_png,
     plane_frame,
-    read_dataset,
+    read_frame,
     render,
     reslice,
     series_geometry,
@@ -69,7 +68,8 @@ def new_memory_cache(max_bytes: int) -> MemoryLRU[Hashable, Any]:
 
 
 def _decode(path: Path, index: int, limits: Limits) -> Frame:
-    return decode_frame(read_dataset(path, limits=limits), index, limits=limits)
+    # The fast reader for native greyscale objects, pydicom for the rest (same Frame either way).
+    return read_frame(path, index, limits=limits)
 
 
 def _render(
