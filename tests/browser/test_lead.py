@@ -41,6 +41,13 @@ def world(demo_product: Product) -> Iterator[LeadWorld]:
     built.close()
 
 
+def _console_errors(page: Any) -> list[str]:
+    """Collects the page's console errors (failed requests included), to assert none at the end."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return errors
+
+
 def _mine(user: ApiUser, project: int) -> list[dict[str, object]]:
     return list(user.get("/api/tasks/", project=project, assignee="me")["results"])
 
@@ -57,6 +64,7 @@ def test_lead_browses_selects_assigns_follows_and_reviews_on_the_demo(
 
     base, sites = world.product.url, world.sites
     offline = sites[f"off-{world.slug}"]
+    console = _console_errors(page)
     sign_in(page, base, "lead", world.product.password)
     page.goto(f"{base}/lead/projects/{world.project}/")
     expect(page.locator("#lead")).to_have_attribute("data-live", "open")
@@ -186,6 +194,7 @@ def test_lead_browses_selects_assigns_follows_and_reviews_on_the_demo(
     assert rejected_id not in {t["id"] for t in _mine(two, world.project)}
     response = two.http.get(f"{base}/api/tasks/{rejected_id}/", timeout=30)
     assert response.status_code == 404
+    assert console == []
     # ... and the viewer shows the annotator the comment (a page of their own, signed in as them)
     viewer = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
     try:
@@ -309,6 +318,7 @@ def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
     _submit(one, task_of[one.id])
     _submit(two, task_of[two.id])
 
+    console = _console_errors(page)
     sign_in(page, base, "lead", world.product.password)
     page.goto(f"{base}/lead/projects/{world.project}/")
     row = page.locator(f'[data-agreement="{series}"]')
@@ -343,6 +353,7 @@ def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
     assert {r["label"]: r["count"] for r in by_api["labels"]} == {"emphysema": 3, "nodule": 2}
     # numbers only: no geometry, no label document reached the page
     assert "29.0" not in page.content() and "a-nodule" not in page.content()
+    assert console == []
 
     agreement = lead.post(
         f"/api/projects/{world.project}/agreement/", {"tasks": sorted(task_of.values())}, 200

@@ -52,6 +52,12 @@ export function renderReview(submitted, csrf, fail, changed, mayDecide) {
     comment.value = drafts.get(task.id) ?? "";
     comment.addEventListener("input", () => drafts.set(task.id, comment.value));
     const decide = (/** @type {string} */ status) => async () => {
+      // The API refuses it too (400); asking first keeps a refused request out of the console.
+      if (status === "rejected" && !comment.value.trim()) {
+        fail(new Error("A rejection needs a comment: tell the annotator what to change."));
+        comment.focus();
+        return;
+      }
       try {
         await api(`/api/tasks/${task.id}/status/`, { method: "POST", csrf,
           body: { status, comment: comment.value } });
