@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 from typing import TYPE_CHECKING, Any
 
@@ -889,4 +890,47 @@ def test_previews_fit_a_small_viewport_and_keep_the_view(
             edges,
         )
     assert page.locator("[data-overlay='window']").inner_text().endswith("zoom 80%")
+    assert console == []
+
+
+def test_saving_while_the_site_is_away_fails_clearly_and_saves_once_it_is_back(
+    page: Page, demo_product: Any
+) -> None:
+    """The demo's gateways stop (the site is away): Save says so, with a Retry that says so again;
+    once the gateways are back and the session re-attached, the edits are saved without a click
+    and are in the site's store. (Last in this file: it restarts the session's gateways.)"""
+    running = demo_product
+    sign_in(page, running.url, "annotator2", running.users["annotator2"])
+    console = watch_console(page)
+    task_id = open_first_task(page, {"url": running.url})
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    page.get_by_role("button", name="Point", exact=True).click()
+    page.mouse.click(box["x"] + box["width"] / 2 + 90, box["y"] + box["height"] / 2 + 70)
+    drawn = {a["uid"] for a in page.evaluate("window.rhinoViewer.annotations")}
+    status = page.locator("#save-status")
+    gateways = range(len(running.gateway_configs))
+    for index in gateways:
+        running.stop(f"gateway-{index}")
+    try:
+        page.locator("#connection-state").filter(has_text="Reconnecting").wait_for()
+        page.get_by_role("button", name="Save", exact=True).click()
+        status.filter(has_text="Not connected to the site: not saved.").wait_for()
+        assert status.get_attribute("data-state") == "failed"
+        retry = page.get_by_role("button", name="Retry")
+        page.evaluate("document.getElementById('save-status').textContent = ''")
+        retry.click()  # the site is still away: the same clear failure
+        status.filter(has_text="Not connected to the site: not saved.").wait_for()
+    finally:
+        for index in gateways:
+            running.start_gateway(index)
+        running.wait_sites_online()
+    connected = re.compile(r"^Connected$")
+    page.locator("#connection-state").filter(has_text=connected).wait_for(timeout=60_000)
+    status.filter(has_text="Saved at site").or_(
+        status.filter(has_text="Stored in PACS")
+    ).first.wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Retry").is_hidden()
+    stored = running.site_labels(task_id)
+    assert stored is not None and drawn <= {a["uid"] for a in stored["document"]["annotations"]}
     assert console == []

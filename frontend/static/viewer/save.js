@@ -47,7 +47,10 @@ export class Saver {
     });
     bus.on("message", (m) => this.receive(m));
     bus.on("connection", ({ state }) => {
-      if (state === "ready" && !this.loaded) this.load();
+      if (state !== "ready") return;
+      if (!this.loaded) this.load();
+      // Edits that could not be saved while the site was away are saved as soon as it is back.
+      else if (this.editable && this.dirty && !this.pending) this.save();
     });
     window.addEventListener("beforeunload", (e) => {
       if (this.dirty) {
