@@ -39,6 +39,8 @@ THUMBNAIL_SIZE: Final = 128
 NOT_IMAGES: Final = frozenset({"KO", "SR", "PR", "SEG", "RTSTRUCT", "REG", "DOC"})
 _MODALITY = re.compile(r"[A-Z0-9]{1,16}")
 _FIND_SERIES_CONCURRENCY: Final = 16
+# Studies whose series are asked per round of a scan (a round's series queries run concurrently).
+_SCAN_CHUNK: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,45 @@ def _contains(haystack: object, needle: str) -> bool:
     return isinstance(haystack, str) and needle.casefold() in haystack.casefold()
 
 
+# (study, its cleaned description, [(series, its cleaned description and body part)])
+_Selected = tuple[StudyRecord, str | None, list[tuple[SeriesRecord, dict[str, Any]]]]
+
+
+def _wanted(series: SeriesRecord, query: BrowseQuery) -> bool:
+    if series.modality.upper() in NOT_IMAGES:
+        return False
+    if query.modality is not None and series.modality.upper() != query.modality:
+        return False
+    return (series.number_of_instances or 0) >= query.min_images
+
+
+def _select(
+    candidates: list[tuple[StudyRecord, list[SeriesRecord]]], query: BrowseQuery, room: int
+) -> list[_Selected]:
+    """The studies with at least one series passing every filter, at most ``room`` of them."""
+    out: list[_Selected] = []
+    for study, series_list in candidates:
+        if len(out) >= room:
+            break
+        cleaned_study = clean_descriptor(study, study.study_description)["description"]
+        kept = []
+        for series in series_list:
+            if not _wanted(series, query):
+                continue
+            cleaned = clean_descriptor(study, series.series_description, series.body_part)
+            if query.body_part is not None and not _contains(cleaned["body_part"], query.body_part):
+                continue
+            if query.text is not None and not (
+                _contains(cleaned["description"], query.text)
+                or _contains(cleaned_study, query.text)
+            ):
+                continue
+            kept.append((series, cleaned))
+        if kept:
+            out.append((study, cleaned_study, kept))
+    return out
+
+
 class SeriesBrowser:
     def __init__(
         self,
@@ -135,29 +176,37 @@ class SeriesBrowser:
         self._timeout = query_timeout
 
     async def query(self, query: BrowseQuery) -> dict[str, Any]:
-        """``{"studies": [...], "truncated": bool}``; ``RequestError`` for a PACS failure."""
+        """``{"studies": [...], "truncated": bool}``; ``RequestError`` for a PACS failure.
+
+        Studies are looked at in chunks, each chunk's series asked concurrently, and every
+        filter (modality, image count, cleaned body part and text) applied before a study counts
+        towards ``limit``: the scan stops as soon as one study more than the limit matched (then
+        ``truncated``), so a large PACS is not asked for the series of every study, and a filter
+        never hides matches that lie beyond the first ``limit`` studies."""
+        selected: list[_Selected] = []
         try:
             async with asyncio.timeout(self._timeout):  # not wait_for: see link.py
                 studies = await self._pacs.find_studies(
                     StudyQuery(modality=query.modality, limit=SCAN_LIMIT)
                 )
-                found = await self._series_of(studies)
+                for start in range(0, len(studies), _SCAN_CHUNK):
+                    chunk = studies[start : start + _SCAN_CHUNK]
+                    found = await self._series_of(chunk)
+                    room = query.limit + 1 - len(selected)
+                    selected += await asyncio.to_thread(
+                        _select, list(zip(chunk, found, strict=True)), query, room
+                    )
+                    if len(selected) > query.limit:
+                        break
         except TimeoutError:
             raise RequestError(
                 ErrorCode.PACS_TIMEOUT, "the PACS did not answer the query"
             ) from None
         except PacsError as exc:
             raise request_error(exc) from None
-        matches: list[tuple[StudyRecord, list[SeriesRecord]]] = []
-        truncated = False
-        for study, series in zip(studies, found, strict=True):
-            series = [s for s in series if self._wanted(s, query)]
-            if series:
-                if len(matches) == query.limit:
-                    truncated = True
-                    break
-                matches.append((study, series))
-        studies_out = await asyncio.to_thread(self._records, matches, query)
+        # more matches than the limit, or a PACS larger than one scan looks at
+        truncated = len(selected) > query.limit or len(studies) >= SCAN_LIMIT
+        studies_out = await asyncio.to_thread(self._records, selected[: query.limit])
         return {"studies": studies_out, "truncated": truncated}
 
     async def _series_of(self, studies: list[StudyRecord]) -> list[list[SeriesRecord]]:
@@ -169,44 +218,21 @@ class SeriesBrowser:
 
         return list(await asyncio.gather(*(one(s) for s in studies)))
 
-    @staticmethod
-    def _wanted(series: SeriesRecord, query: BrowseQuery) -> bool:
-        if series.modality.upper() in NOT_IMAGES:
-            return False
-        if query.modality is not None and series.modality.upper() != query.modality:
-            return False
-        return (series.number_of_instances or 0) >= query.min_images
-
-    def _records(
-        self, matches: list[tuple[StudyRecord, list[SeriesRecord]]], query: BrowseQuery
-    ) -> list[dict[str, Any]]:
+    def _records(self, selected: list[_Selected]) -> list[dict[str, Any]]:
+        """The answer: handles (entered in the map only for what is returned) and descriptors."""
         out = []
-        for study, series_list in matches:
-            cleaned_study = clean_descriptor(study, study.study_description)["description"]
-            series_out = []
-            for series in series_list:
-                cleaned = clean_descriptor(study, series.series_description, series.body_part)
-                if query.body_part is not None and not _contains(
-                    cleaned["body_part"], query.body_part
-                ):
-                    continue
-                if query.text is not None and not (
-                    _contains(cleaned["description"], query.text)
-                    or _contains(cleaned_study, query.text)
-                ):
-                    continue
-                series_out.append(
-                    {
-                        "series": self._handles.add_series(study.study_uid, series.series_uid),
-                        "modality": series.modality or None,
-                        "body_part": cleaned["body_part"],
-                        "description": cleaned["description"],
-                        "images": series.number_of_instances,
-                        "number": series.series_number,
-                    }
-                )
-            if not series_out:
-                continue
+        for study, cleaned_study, series_list in selected:
+            series_out = [
+                {
+                    "series": self._handles.add_series(study.study_uid, series.series_uid),
+                    "modality": series.modality or None,
+                    "body_part": cleaned["body_part"],
+                    "description": cleaned["description"],
+                    "images": series.number_of_instances,
+                    "number": series.series_number,
+                }
+                for series, cleaned in series_list
+            ]
             out.append(
                 {
                     "study": self._handles.add_study(study.study_uid),
