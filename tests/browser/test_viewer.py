@@ -364,6 +364,23 @@ def test_presets_planes_help_and_own_shortcuts(page: Page, product: dict[str, An
     page.wait_for_function("window.rhinoViewer.painted.at(-1)?.plane === 'coronal'")
     wait_lossless(page)
     assert "coronal" in page.locator("[data-overlay='slice']").inner_text()
+    # Labels are drawn on acquired (axial) slices only: a reslice is for viewing.
+    box = page.locator("#overlay-canvas").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    drawn = len(page.evaluate("window.rhinoViewer.annotations"))
+    page.get_by_role("button", name="Rectangle", exact=True).click()
+    drag(page, (x, y), (x + 60, y + 40))
+    page.get_by_text(
+        "Labels are drawn on axial slices; coronal and sagittal are for viewing."
+    ).wait_for()
+    assert len(page.evaluate("window.rhinoViewer.annotations")) == drawn
+    page.get_by_role("button", name="Sagittal").click()
+    page.wait_for_function("window.rhinoViewer.painted.at(-1)?.plane === 'sagittal'")
+    wait_lossless(page)
+    page.get_by_role("button", name="Axial").click()
+    wait_lossless(page)
+    page.locator("#overlay-canvas").focus()
 
     # The help overlay lists the keys; a changed key is stored centrally and used after a reload.
     page.keyboard.press("?")
