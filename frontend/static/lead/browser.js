@@ -87,7 +87,8 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
   function renderStatus() {
     statusList.replaceChildren(...data.sites.map((/** @type {any} */ site) => {
       const r = results.get(site.id);
-      const text = !r ? "loading…" : r.status === "ok" ? `${r.studies.length} studies`
+      const more = r?.truncated ? " (more at the site: narrow the search)" : "";
+      const text = !r ? "loading…" : r.status === "ok" ? `${r.studies.length} studies${more}`
         : r.status === "error" ? `error: ${r.error?.message ?? ""}` : r.status;
       return el("li", { "data-site-status": String(site.id), "data-state": r ? r.status : "loading" },
         `${site.name}: ${text}`);
