@@ -253,14 +253,24 @@ class RhinoClient:
             for site_id in site_ids
         ]
 
-    def series_thumbnail(self, project: Ref, site: Ref, series_handle: str) -> bytes:
-        """The site's JPEG of the series' middle slice (≤128 px)."""
+    def series_thumbnail(
+        self,
+        project: Ref,
+        site: Ref,
+        series_handle: str,
+        *,
+        index: int | None = None,
+        size: int | None = None,
+    ) -> bytes:
+        """The site's JPEG of one slice of the series: the middle one at ≤ 128 px, or slice
+        ``index`` (from 0) at ≤ ``size`` px (up to 512) — a read-only check, no labels."""
         url = (
             f"{self.base_url}/api/projects/{_id(project)}/sites/{_id(site)}/series/"
             f"{series_handle}/thumbnail"
         )
+        params = {k: v for k, v in (("index", index), ("size", size)) if v is not None}
         try:
-            response = self._http.get(url, timeout=self.timeout)
+            response = self._http.get(url, params=params, timeout=self.timeout)
         except requests.RequestException as exc:
             raise RhinoError("connection_error", str(exc)) from exc
         with response:

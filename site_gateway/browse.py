@@ -35,6 +35,7 @@ DEFAULT_LIMIT: Final = 200
 # Studies looked at per query at most (filters on series may reject many of them).
 SCAN_LIMIT: Final = 5000
 THUMBNAIL_SIZE: Final = 128
+CHECK_SIZE: Final = 512  # the largest preview a lead may ask for (a check, not a reading)
 # Objects the product or other tools wrote about images, not images to select.
 NOT_IMAGES: Final = frozenset({"KO", "SR", "PR", "SEG", "RTSTRUCT", "REG", "DOC"})
 _MODALITY = re.compile(r"[A-Z0-9]{1,16}")
@@ -61,6 +62,17 @@ def _optional_text(raw: Mapping[str, Any], key: str, max_length: int) -> str | N
             ErrorCode.BAD_MESSAGE, f"query.{key} is printable text of at most {max_length} chars"
         )
     return value.strip() or None
+
+
+def parse_thumbnail_options(message: Mapping[str, Any]) -> tuple[int | None, int]:
+    """``index`` (optional, ≥ 0) and ``size`` (16…CHECK_SIZE, default THUMBNAIL_SIZE) of a
+    ``browse.thumbnail``; ``ProtocolError`` says what would be valid."""
+    index, size = message.get("index"), message.get("size", THUMBNAIL_SIZE)
+    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "index is an image index ≥ 0")
+    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= CHECK_SIZE:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"size is 16…{CHECK_SIZE} pixels")
+    return index, size
 
 
 def parse_browse_query(raw: object) -> BrowseQuery:
@@ -244,11 +256,22 @@ class SeriesBrowser:
             )
         return out
 
-    async def thumbnail(self, series_handle: str) -> dict[str, Any]:
-        """The middle slice at ≤128 px as base64 JPEG; ``RequestError`` if it cannot be had."""
+    async def thumbnail(
+        self, series_handle: str, *, index: int | None = None, size: int = THUMBNAIL_SIZE
+    ) -> dict[str, Any]:
+        """One slice (the middle one unless ``index``) at ≤ ``size`` px as base64 JPEG — the
+        browser's thumbnail, and the lead's read-only check of a series without a task;
+        ``RequestError`` if it cannot be had."""
         try:
             state = await self._source.open(series_handle)
-            record_index, frame_index = state.slices[state.total // 2]
+            if index is None:
+                index = state.total // 2
+            elif index >= state.total:
+                raise RequestError(
+                    ErrorCode.BAD_MESSAGE,
+                    f"index is 0…{state.total - 1}: the series has {state.total} images",
+                )
+            record_index, frame_index = state.slices[index]
             path = await self._source.instance_path(state, record_index)
             frame = await self._renderer.frame(
                 state.instance_handles[record_index], path, frame_index
@@ -257,11 +280,12 @@ class SeriesBrowser:
                 frame,
                 quality=Quality.PREVIEW,
                 window=None,
-                size=(THUMBNAIL_SIZE, THUMBNAIL_SIZE),
+                size=(size, size),
             )
         except (ImagingError, HandleError, PacsError) as exc:
             raise request_error(exc) from None
         return {
+            "index": index,
             "format": rendered.format,
             "image": base64.b64encode(rendered.image).decode("ascii"),
             "rows": rendered.rows,

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from imaging.handles import HandleKind
 from site_gateway.agreement import AgreementError, agreement_for, label_counts
-from site_gateway.browse import SeriesBrowser, parse_browse_query
+from site_gateway.browse import SeriesBrowser, parse_browse_query, parse_thumbnail_options
 from site_gateway.grants import GrantError, ReplayGuard, SiteRequestGrant, verify_site_request
 from site_gateway.labels.document import LabelInvalidError
 from site_gateway.labels.service import LabelService
@@ -207,7 +207,9 @@ class SiteRequests:
             return found, detail
         if kind == MessageType.BROWSE_THUMBNAIL:
             series = require_handle(message, "series", HandleKind.SERIES)
-            return await self.browser.thumbnail(series), {"series": [series]}
+            index, size = parse_thumbnail_options(message)
+            found = await self.browser.thumbnail(series, index=index, size=size)
+            return found, {"series": [series], "index": found["index"], "size": size}
         if kind == MessageType.SELECTION_WRITE:
             return await self._selection_write(grant, message)
         if kind == MessageType.AGREEMENT_QUERY:

@@ -204,6 +204,13 @@ class SeriesQuerySerializer(s.StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, required=False)
 
 
+class ThumbnailQuerySerializer(s.StrictSerializer):
+    """``?index=&size=`` of a thumbnail: any slice, up to 512 px (the lead's read-only check)."""
+
+    index = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    size = serializers.IntegerField(min_value=16, max_value=512, required=False)
+
+
 class AgreementQuerySerializer(s.StrictSerializer):
     tasks = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=2, max_length=10
@@ -281,15 +288,20 @@ async def series_thumbnail_api(
         user, project, site, _ = await sync_to_async(_browse_context)(
             request, project_id, site_id, None
         )
+        options = ThumbnailQuerySerializer(data=dict(request.GET.items()))
+        options.is_valid(raise_exception=True)
         thumb = await browse.series_thumbnail(
-            actor=user, project=project, site=site, series_handle=series_handle
-        )
+            actor=user, project=project, site=site, series_handle=series_handle,
+            **options.validated_data,
+        )  # fmt: skip
     except (DomainError, exceptions.APIException) as exc:
         return await sync_to_async(_error_response)(exc)
     if thumb.reply.status != "ok":
         status_code = {"offline": 503, "timeout": 504}.get(thumb.reply.status, 502)
         if thumb.reply.code == "not_found":
             status_code = 404
+        elif thumb.reply.code == "bad_message":  # e.g. a slice beyond the series: the asker's
+            status_code = 400
         error = thumb.reply.error_json() or {}
         return JsonResponse(
             error_body(error.get("code", "site_error"), error.get("message", "")),
@@ -302,6 +314,8 @@ async def series_thumbnail_api(
         response["X-Slice-Thickness"] = f"{thumb.slice_thickness:g}"
     if thumb.images is not None:
         response["X-Images"] = str(thumb.images)
+    if thumb.index is not None:
+        response["X-Index"] = str(thumb.index)
     return response
 
 

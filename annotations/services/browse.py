@@ -99,16 +99,26 @@ class Thumbnail:
     image: bytes = b""
     slice_thickness: float | None = None
     images: int | None = None
+    index: int | None = None
 
 
 async def series_thumbnail(
-    *, actor: User, project: Project, site: Site, series_handle: str
+    *,
+    actor: User,
+    project: Project,
+    site: Site,
+    series_handle: str,
+    index: int | None = None,
+    size: int | None = None,
 ) -> Thumbnail:
-    """The site's JPEG of the series' middle slice (relayed, never stored)."""
+    """The site's JPEG of one slice of the series — the middle one at ≤ 128 px unless asked
+    (``index``, ``size`` ≤ 512: the lead's read-only check) — relayed, never stored."""
+    options = {k: v for k, v in (("index", index), ("size", size)) if v is not None}
     prepared = await sync_to_async(_prepare)(
         actor=actor, project=project, site=site, action=AuditAction.SERIES_THUMBNAIL,
-        kind=MessageType.BROWSE_THUMBNAIL, act=SiteAct.BROWSE, fields={"series": series_handle},
-        detail={"series_handle": series_handle},
+        kind=MessageType.BROWSE_THUMBNAIL, act=SiteAct.BROWSE,
+        fields={"series": series_handle, **options},
+        detail={"series_handle": series_handle, **options},
     )  # fmt: skip
     reply = await ask_site(
         site_id=prepared.site_id,
@@ -127,11 +137,13 @@ async def series_thumbnail(
         return Thumbnail(SiteReply("error", code="site_error", message="Not a JPEG thumbnail."))
     thickness = reply.body.get("slice_thickness")
     images = reply.body.get("images")
+    shown = reply.body.get("index")
     return Thumbnail(
         reply,
         image,
         float(thickness) if isinstance(thickness, int | float) else None,
         images if isinstance(images, int) else None,
+        shown if isinstance(shown, int) and not isinstance(shown, bool) else None,
     )
 
 

@@ -110,6 +110,24 @@ def test_lead_browses_selects_assigns_follows_and_reviews_on_the_demo(
     page.locator("#browse-site").select_option("")
     expect(rows).to_have_count(2)
 
+    # --- check a series read-only before any task exists: slices rendered at the site ---
+    phantom = str(rows.first.get_attribute("data-series"))
+    page.get_by_role("button", name=f"Check series {phantom}").click()
+    check, shown = page.locator("#browse-check"), page.locator("#check-image")
+    expect(check).to_be_visible()
+    expect(check).to_have_attribute("data-series", phantom)
+    expect(page.locator("#check-position")).to_have_text("slice 61 of 120", timeout=SITE_TIMEOUT_MS)
+    expect(shown).to_have_attribute("data-loaded", "yes")
+    middle = shown.get_attribute("src")
+    page.get_by_role("button", name="Next slice").click()
+    expect(page.locator("#check-position")).to_have_text("slice 62 of 120", timeout=SITE_TIMEOUT_MS)
+    expect(shown).to_have_attribute("data-index", "61")
+    assert shown.get_attribute("src") != middle
+    size = shown.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [512, 512], size  # the phantom's 512² slice, not the 128 px thumbnail
+    page.get_by_role("button", name="Close").click()
+    expect(check).to_be_hidden()
+
     # --- select both phantom series "for annotation" (a coded reason) ---
     handles = {
         r.get_attribute("data-site"): str(r.get_attribute("data-series")) for r in rows.all()

@@ -49,6 +49,27 @@ def test_the_sdk_gets_the_same_answers_as_the_api(world: LeadWorld) -> None:
         )
         assert response.headers["Content-Type"] == "image/jpeg"
         assert response.content == jpeg and float(response.headers["X-Slice-Thickness"]) > 0
+        # a read-only check of another slice of the phantom, larger: the same bytes through both
+        phantom = next(
+            s["series"]
+            for st in by_api[site]["studies"]
+            for s in st["series"]
+            if s["images"] == 120
+        )
+        middle = sdk.series_thumbnail(world.project, site, phantom)
+        first = sdk.series_thumbnail(world.project, site, phantom, index=0, size=256)
+        checked = requests.get(
+            f"{world.product.url}/api/projects/{world.project}/sites/{site}/series/{phantom}/thumbnail",
+            params={"index": 0, "size": 256},
+            headers={"Authorization": f"Token {world.users['lead'].token}"},
+            timeout=60,
+        )
+        assert checked.headers["X-Index"] == "0" and checked.headers["X-Images"] == "120"
+        assert checked.content == first and first != middle
+        with pytest.raises(RhinoError) as beyond:
+            sdk.series_thumbnail(world.project, site, phantom, index=120)
+        assert (beyond.value.code, beyond.value.status) == ("bad_message", 400)
+        assert "120 images" in beyond.value.message
         # a handle of the other site is unknown there: a coded 404, not a crash
         with pytest.raises(RhinoError) as unknown:
             sdk.series_thumbnail(world.project, world.sites["demo-site-2"], one)

@@ -124,6 +124,17 @@ async def test_thumbnail_is_the_middle_slice_as_a_small_jpeg(
         assert reply["images"] == 12 and reply["slice_thickness"] is not None
         unknown = await ask(env, {"type": "browse.thumbnail", "series": "se_" + "a" * 20})
         assert (unknown["type"], unknown["code"]) == ("error", "not_found")
+        assert reply["index"] == 6  # the middle of 12
+        # the lead's check of a series: any slice, larger (up to 512 px)
+        first = await ask(env, {"type": "browse.thumbnail", "series": handle, "index": 0,
+                                "size": 512})  # fmt: skip
+        assert first["type"] == "thumbnail.result" and first["index"] == 0, first
+        image = Image.open(io.BytesIO(base64.b64decode(first["image"])))
+        assert max(image.size) == 256  # the demo's 256² slices, not enlarged beyond the source
+        assert first["image"] != reply["image"]  # another slice
+        for bad in ({"index": 12}, {"index": -1}, {"index": "0"}, {"size": 1024}, {"size": 8}):
+            refused = await ask(env, {"type": "browse.thumbnail", "series": handle, **bad})
+            assert (refused["type"], refused["code"]) == ("error", "bad_message"), (bad, refused)
 
 
 async def test_the_grant_is_checked_before_anything_is_done(tmp_path: Path, demo: DemoData) -> None:

@@ -3,6 +3,7 @@
 // rendered at the site (lazy), and select / exclude with a coded reason.
 
 import { api } from "./api.js";
+import { openCheck, setUpCheck } from "./check.js";
 import { el, fillTable } from "./dom.js";
 
 /** @typedef {{site: number, site_name: string, study: any, series: any}} Row */
@@ -81,6 +82,7 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
   const sort = /** @type {HTMLSelectElement} */ (document.getElementById("browse-sort"));
   siteFilter.append(...data.sites.map((/** @type {any} */ s) => el("option", { value: String(s.id) }, s.name)));
   const statusList = /** @type {HTMLElement} */ (document.getElementById("browse-status"));
+  setUpCheck();
   const more = /** @type {HTMLButtonElement} */ (document.getElementById("browse-more"));
   more.addEventListener("click", () => { shownRows += PAGE_ROWS; render(); });
 
@@ -146,8 +148,11 @@ export function setUpBrowser(data, csrf, fail, selected, taskOf) {
       } catch (error) { fail(error); }
     });
     const task = tasks.get(handle);
-    const check = task ? el("a", { href: `/tasks/${task}/view/`, "aria-label": `Open series ${handle} read-only` },
-      "open read-only") : el("span", { title: "Create a task to open it in the viewer" }, "—");
+    const look = el("button", { type: "button", "aria-label": `Check series ${handle}` }, "check");
+    look.addEventListener("click", () => openCheck(data.project.id, row.site, handle, row.series.images ?? 1,
+      `${row.site_name}, ${row.series.modality ?? ""} ${row.series.description ?? handle}`));
+    const check = el("span", {}, look, ...(task ? [" ", el("a", { href: `/tasks/${task}/view/`,
+      "aria-label": `Open series ${handle} read-only` }, "in viewer")] : []));
     return el("tr", { "data-series": handle, "data-site": String(row.site) },
       el("td", {}, img), el("td", {}, row.site_name), el("td", {}, row.study.description ?? "—"),
       el("td", {}, row.study.year ?? "—"), el("td", {}, String(row.series.number ?? "")),

@@ -177,3 +177,20 @@ def test_label_progress_asks_each_site_with_tasks_and_an_offline_one_is_a_status
     assert client(world.outsider).get(url).status_code == 404
     assert Client().get(url).status_code == 401
     assert lead.post(url).status_code == 405
+
+
+def test_a_thumbnail_may_name_a_slice_and_a_size_within_bounds(world: World) -> None:
+    """The lead's read-only check of a series without a task: any slice, up to 512 px."""
+    url = f"{browse_url(world)}{series_handle()}/thumbnail"
+    lead = client(world.lead)
+    before = AuditEvent.objects.count()
+    for bad in ({"index": "-1"}, {"index": "x"}, {"size": "1024"}, {"size": "8"}, {"zoom": "2"}):
+        response = lead.get(url, bad)
+        assert response.status_code == 400, (bad, response.content)
+        assert response.json()["error"]["code"] in {"invalid", "unknown_field"}
+    assert AuditEvent.objects.count() == before  # refused before anything was asked or audited
+    offline = lead.get(url, {"index": "3", "size": "512"})
+    assert offline.status_code == 503 and offline.json()["error"]["code"] == "site_offline"
+    [event] = AuditEvent.objects.order_by("seq")[before:]
+    assert event.action == AuditAction.SERIES_THUMBNAIL
+    assert event.detail == {"series_handle": url.split("/")[-2], "index": 3, "size": 512}
