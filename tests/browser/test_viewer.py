@@ -265,11 +265,14 @@ def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
 
     # Latency first: real key presses, each timed from the event to the paint of the new slice.
     page.evaluate(
-        """() => { window.__keys = [];
-        window.addEventListener('keydown', (e) => window.__keys.push(e.timeStamp), true); }"""
+        """() => { window.__keys = []; window.__delays = [];
+        window.addEventListener('keydown', (e) => {
+          window.__keys.push(e.timeStamp); window.__delays.push(performance.now() - e.timeStamp);
+        }, true); }"""
     )
     latencies: list[float] = []
     sources: dict[str, int] = {}
+    qualities: dict[str, int] = {}
     for _ in range(35):  # slices 1…35 (the viewer opened on the middle one, 60 of 120)
         target = page.evaluate("window.rhinoViewer.slice.index") + 1
         page.keyboard.press("ArrowDown")
@@ -277,20 +280,24 @@ def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
             "(i) => window.rhinoViewer.painted.some((p) => p.index === i && p.at > window.__keys.at(-1))",
             arg=target,
         )
-        latency, source = page.evaluate(
+        latency, source, quality = page.evaluate(
             """(i) => { const k = window.__keys.at(-1);
             const p = window.rhinoViewer.painted.find((p) => p.index === i && p.at > k);
-            return [p.at - k, p.source]; }""",
+            return [p.at - k, p.source, p.quality]; }""",
             target,
         )
         latencies.append(latency)
         sources[source] = sources.get(source, 0) + 1
+        qualities[quality] = qualities.get(quality, 0) + 1
         page.wait_for_timeout(30)
     # Throughput: down to the last slice (slices not shown yet: from the site, directly or read
     # ahead), then back up to the first (mostly decoded frames kept in the browser).
     passes = [page.evaluate(SCROLL_PASS, key) for key in ("ArrowDown", "ArrowUp")]
     latencies.sort()
+    # From the key event's timestamp to the page's first listener: the browser's own input delay.
+    delays = sorted(page.evaluate("window.__delays"))
     return {
+        "key_event_to_listener_ms_p50": round(statistics.median(delays), 1),
         "painted_fps_from_site": passes[0]["fps"],
         "painted_fps_cached": passes[1]["fps"],
         "slices_painted_of_scrolled": f"{passes[0]['distinct']}/{passes[0]['scrolled']}",
@@ -300,6 +307,7 @@ def measure_scrolling(page: Page, task_url: str) -> dict[str, Any]:
         # Where painted frames came from: "site" (an interactive answer), "prefetch" (read ahead by
         # the prefetch lane, painted as it arrived), "cache" (decoded earlier, kept in the browser).
         "key_to_paint_sources": sources,
+        "key_to_paint_first_quality": qualities,
         "scroll_down_sources": passes[0]["sources"],
         "scroll_up_sources": passes[1]["sources"],
         "scroll_down_main_thread": passes[0]["mainThread"],

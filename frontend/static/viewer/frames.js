@@ -66,6 +66,8 @@ export class FrameScheduler {
     /** @type {number|undefined} */
     this.restTimer = undefined;
     this.paintedKey = "";
+    /** @type {?string} the preview whose landing asks for the lossless frame (settle) */
+    this.settleOn = null;
     bus.on("frame", ({ header, bitmap }) => this.arrived(header, bitmap));
     this.failures = 0;
     /** @type {number|undefined} */
@@ -77,7 +79,9 @@ export class FrameScheduler {
         this.pump(); // read-ahead that failed is not retried: it is asked for when shown
         return;
       }
-      if (error.seq === undefined || !this.inFlight.delete(error.seq)) return; // not a frame's
+      const key = error.seq === undefined ? undefined : this.inFlight.get(error.seq);
+      if (key === undefined || !this.inFlight.delete(error.seq)) return; // not a frame's
+      this.landed(key);
       if (error.code !== ErrorCode.CANCELLED) {
         this.failures += 1;
         if (TRANSIENT.includes(error.code) && this.failures < 6) this.retryLater(250 * 2 ** this.failures);
@@ -102,14 +106,36 @@ export class FrameScheduler {
       this.direction = change.index > this.want.index ? 1 : -1;
     }
     this.windowMoving = moving && change.window !== undefined;
+    this.settleOn = null;
     this.want = { ...this.want, ...change, quality: moving ? Quality.PREVIEW : Quality.LOSSLESS };
     clearTimeout(this.restTimer);
     if (moving) this.restTimer = window.setTimeout(() => this.rest(), REST_MS);
     this.fetchWanted();
   }
 
+  /**
+   * The user let go (a key released): the lossless frame — once the preview already on its way
+   * has landed. Asked for at once, it would supersede that preview at the site (newest wins)
+   * and the first paint would wait for the slower PNG; the rest timer still bounds the wait.
+   */
+  settle() {
+    const { plane, index, window } = this.want;
+    const preview = keyOf(plane, index, window, Quality.PREVIEW);
+    if (this.want.quality === Quality.PREVIEW && [...this.inFlight.values()].includes(preview)) {
+      this.settleOn = preview;
+      return;
+    }
+    this.rest();
+  }
+
+  /** @param {string} key a frame of the interactive lane landed (or failed) */
+  landed(key) {
+    if (this.settleOn !== null && key === this.settleOn) this.rest();
+  }
+
   /** The user stopped moving: the lossless frame of what is shown. */
   rest() {
+    this.settleOn = null;
     if (this.want.quality === Quality.LOSSLESS) return;
     this.windowMoving = false;
     this.want = { ...this.want, quality: Quality.LOSSLESS };
@@ -287,6 +313,7 @@ export class FrameScheduler {
       this.awaitingAck.add(seq);
       this.show(bitmap, { ...header, source: "site" }, key, seq);
     }
+    this.landed(key);
     this.pump();
   }
 

@@ -336,7 +336,7 @@ window.addEventListener("keydown", (e) => {
   e.preventDefault();
 });
 window.addEventListener("keyup", (e) => {
-  if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "PageUp", "PageDown"].includes(e.key)) scheduler.rest();
+  if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "PageUp", "PageDown"].includes(e.key)) scheduler.settle();
 });
 window.addEventListener("pagehide", () => connection.close());
 
