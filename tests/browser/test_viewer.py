@@ -764,6 +764,15 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
     # Vertex editing: select a polygon by its outline, drag one corner; undo puts it back.
     wait_lossless(page)
     page.get_by_role("button", name="Polygon", exact=True).click()
+    # The picker offers the region labels of the schema only; the search narrows them.
+    picks = page.locator("#label-picker .label-pick")
+    kinds = picks.evaluate_all("els => els.map((e) => e.querySelector('small').textContent)")
+    assert len(kinds) >= 2 and all(k.endswith("· region") for k in kinds), kinds
+    page.get_by_label("Search labels").fill("MASS")
+    assert picks.evaluate_all("els => els.map((e) => e.dataset.labelKey)") == ["mass"]
+    picks.first.click()
+    page.get_by_label("Search labels").fill("")
+    assert picks.count() == len(kinds)
     corners = ((0, 0), (80, 0), (80, 60), (0, 60))
     for dx, dy in corners:
         page.mouse.click(cx + dx, cy + dy)
@@ -776,6 +785,8 @@ def test_invert_cine_at_a_chosen_rate_and_vertex_editing(
         return points
 
     drawn = polygon()
+    assert [a["label"] for a in page.evaluate("window.rhinoViewer.annotations")
+            if a["tool"] == "polygon"] == ["mass"]  # fmt: skip
     page.get_by_role("button", name="Select", exact=True).click()
     page.mouse.click(cx + 40, cy)  # on the top edge
     drag(page, (cx + 80, cy + 60), (cx + 120, cy + 100))  # the third corner
