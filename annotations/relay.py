@@ -6,8 +6,8 @@ the other — never through the channel layer, the database, logs or disk.
 
 Flow control: the browser acknowledges painted frames (``frame.ack``). At most
 ``MAX_UNACKED_FRAMES`` frames may be on their way to one browser; beyond that, frames are dropped
-(the browser will ask again for what it still wants), so a slow or hostile browser cannot grow
-central's memory.
+and the browser is told which (``error {code: "cancelled", seq}``: it asks again for what it still
+wants), so a slow or hostile browser cannot grow central's memory.
 """
 
 from __future__ import annotations

@@ -204,8 +204,17 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
 
     async def relay_bytes(self, data: bytes) -> None:
         pair = relay.pair(self.session_id)
-        if pair is None or not pair.frame_allowed(peek_frame_seq(data)):
-            return  # the browser is behind: drop, it will ask again for what it still wants
+        if pair is None:
+            return
+        seq = peek_frame_seq(data)
+        if not pair.frame_allowed(seq):
+            # The browser is behind: drop the frame and say so, so that its request still gets
+            # one answer and the viewer asks again for what it still wants.
+            if seq is not None:
+                await self._error(
+                    ErrorCode.CANCELLED, "dropped: too many frames unacknowledged", seq
+                )
+            return
         await self.send(bytes_data=data)
 
     async def relay_peer_gone(self) -> None:

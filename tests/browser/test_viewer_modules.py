@@ -31,7 +31,7 @@ def run(page: Page, body: str, arg: Any = None) -> Any:
     return page.evaluate(
         """async ([body, arg]) => {
         const names = ['protocol', 'rle', 'document', 'annotations', 'undo', 'bus', 'shortcuts',
-                       'presets', 'tools/geometry', 'prefetch', 'tools/masks', 'overlay'];
+                       'presets', 'tools/geometry', 'prefetch', 'tools/masks', 'overlay', 'frames'];
         const m = {};
         for (const n of names) m[n] = await import(`/static/viewer/${n}.js`);
         return await (new Function('m', 'arg', `return (async () => { ${body} })()`))(m, arg);
@@ -297,3 +297,34 @@ def test_no_viewer_module_writes_html() -> None:
     assert len(files) > 20
     found = [f"{f.name}: {m.group(0)}" for f in files for m in sinks.finditer(f.read_text())]
     assert found == []
+
+
+def test_a_frame_dropped_on_the_way_is_asked_for_again_a_superseded_one_is_not(
+    modules: Page,
+) -> None:
+    """Central answers a frame it dropped (its window full) with error cancelled for that seq;
+    the scheduler asks again for it if it is still what is wanted, and not for what the user has
+    moved away from. (The connection is a recorder: central's drop is exercised against the real
+    relay in tests/annotations/secure_access/test_sockets.py.)"""
+    got = run(
+        modules,
+        """const sent = []; let seq = 0;
+        const connection = {ready: true, ack() {},
+          send(m) { seq += 1; if (m.type === 'frame.request') sent.push([seq, m.index, m.quality]); return seq; }};
+        const bus = m.bus.createBus();
+        const s = new m.frames.FrameScheduler({bus, connection, paint() {}, slices: () => 50});
+        s.prefetchEnabled = false; s.setSeries('se_x');
+        s.request({index: 10, plane: 'axial'});
+        const first = sent.at(-1)[0];
+        bus.emit('error', {type: 'error', code: 'cancelled', seq: first, message: 'dropped'});
+        await new Promise((r) => setTimeout(r, 250));
+        const again = sent.slice(1);
+        s.request({index: 11, plane: 'axial'});
+        const moved = sent.at(-1)[0];
+        s.request({index: 12, plane: 'axial'});
+        bus.emit('error', {type: 'error', code: 'cancelled', seq: moved, message: 'superseded'});
+        await new Promise((r) => setTimeout(r, 250));
+        return {again, after: sent.slice(2).map(([, i, q]) => [i, q])};""",
+    )
+    assert [i for _, i, _ in got["again"]] == [10]  # asked again, once
+    assert got["after"] == [[11, "lossless"], [12, "lossless"]]  # nothing more for slice 11

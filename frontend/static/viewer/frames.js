@@ -82,7 +82,14 @@ export class FrameScheduler {
       const key = error.seq === undefined ? undefined : this.inFlight.get(error.seq);
       if (key === undefined || !this.inFlight.delete(error.seq)) return; // not a frame's
       this.landed(key);
-      if (error.code !== ErrorCode.CANCELLED) {
+      if (error.code === ErrorCode.CANCELLED) {
+        // Superseded at the site (a newer request is on its way), or dropped by central while
+        // its window was full: then it is still what is wanted, and asked for again shortly
+        // (a pause, so that central's window can drain first).
+        const { plane, index, window, quality } = this.want;
+        const wanted = keyOf(plane, index, window, quality);
+        if (key === wanted && ![...this.inFlight.values()].includes(key)) this.retryLater(100);
+      } else {
         this.failures += 1;
         if (TRANSIENT.includes(error.code) && this.failures < 6) this.retryLater(250 * 2 ** this.failures);
         else this.failed?.(error);
