@@ -41,7 +41,8 @@ def stage(figures: dict[str, Any], name: str) -> str:
 def row(label: str, f: dict[str, Any]) -> None:
     lane = "prefetch" if f["frame_path"]["prefetch_sent_to_arrived_ms"]["n"] else "interactive"
     print(
-        f"{label:<16} {f['painted_fps_from_site']:6.1f} {f['painted_fps_cached']:6.1f} "
+        f"{label:<16} {f['painted_fps_from_site']:6.1f} {f['painted_fps_steady_from_site']:6.1f} "
+        f"{f['painted_fps_cached']:6.1f} "
         f"{f['slices_painted_of_scrolled']:>7}  {f['key_to_paint_ms_p50']:5.1f}/"
         f"{f['key_to_paint_ms_p95']:<6.1f} "
         f"{stage(f, f'{lane}_sent_to_arrived_ms'):>11} {stage(f, 'site_render_ms'):>10} "
@@ -73,11 +74,12 @@ def main() -> None:
                 page.wait_for_url("**/tasks/*/view/")
                 url = page.url.split("?")[0]
                 print(
-                    "ms as p50/p95; fps: painted frames/s scrolling down (new slices) / back up;"
+                    "ms as p50/p95; fps: painted frames/s scrolling down (new slices) / back up,"
+                    " from the pass's start; steady: down, first to last painted frame;"
                     " gap: animation-frame gap p95 scrolling down"
                 )
                 print(
-                    f"{'run':<16} {'fps↓':>6} {'fps↑':>6} {'painted':>7}  {'key→paint':<11} "
+                    f"{'run':<16} {'fps↓':>6} {'steady':>6} {'fps↑':>6} {'painted':>7}  {'key→paint':<11} "
                     f"{'sent→arr':>11} {'render':>10} {'decode':>10} {'→painted':>10}  {'gap':>5}"
                 )
                 for run in range(1, args.runs + 1):
