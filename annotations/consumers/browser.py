@@ -226,7 +226,8 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
     # --- channel layer events ---
 
     async def session_ended(self, event: dict[str, Any]) -> None:
-        await self._end(CloseCode(int(event["code"])), f"session {event.get('reason', 'ended')}")
+        reason = str(event.get("reason", "ended"))
+        await self._end(CloseCode(int(event["code"])), _ENDED_TEXT.get(reason, f"session {reason}"))
 
     async def session_renewed(self, event: dict[str, Any]) -> None:
         """Expiry moved: the site gets a fresh grant with the new expiry (a new attach)."""
@@ -259,6 +260,13 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
         if peer is not None:
             await peer.relay_peer_gone()
 
+
+# What the viewer shows when central ends a live session (issue 9: a revoke must say so plainly).
+_ENDED_TEXT = {
+    "revoked": "Access revoked: an administrator or the site's custodian ended this session.",
+    "expired": "the session has expired",
+    "logged_out": "signed out",
+}
 
 _CLOSE_TEXT = {
     CloseCode.UNAUTHENTICATED: "not signed in",
