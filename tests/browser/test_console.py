@@ -8,6 +8,8 @@ import datetime as dt
 import io
 import json
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.utils import timezone
 from annotations.audit_actions import AuditAction
 from annotations.models import AuditEvent, AuditOutcome, SecureAccessSession, User
 from annotations.services.audit import audit_record
+from annotations.services.sites import site_custodian_grant, site_custodian_revoke
 from tests.annotations import conftest as central
 from tests.annotations.conftest import World
 from tests.browser.conftest import sign_in
@@ -157,6 +160,9 @@ def test_auditor_reverifies_the_chain(world: World, live_server: Any, page: Any)
 def test_custodian_revokes_a_session_and_sees_the_coded_error(
     world: World, live_server: Any, page: Any
 ) -> None:
+    """The real sessions API behind the page: a custodian who lost the site between loading the
+    page and pressing Revoke gets the API's coded answer; with the site back, the revoke closes
+    the session, audited once."""
     session = SecureAccessSession.objects.create(
         user=world.annotator,
         task=world.task,
@@ -175,38 +181,125 @@ def test_custodian_revokes_a_session_and_sees_the_coded_error(
     assert rows.count() == 1  # only the custodian's site
     assert rows.first.locator("td").first.inner_text() == "annotator"
 
-    # The revoke endpoint belongs to the sessions API; the page's contract is the request it
-    # sends and how it shows the coded answer, so the answers are scripted here.
+    site_custodian_revoke(actor=world.admin, site=world.site, user=world.custodian)
     requests: list[dict[str, Any]] = []
-    replies = [
-        (409, {"error": {"code": "session_closed", "message": "This session is already closed."}}),
-        (200, {"id": str(session.id), "closed_at": timezone.now().isoformat()}),
-    ]
-
-    def answer(route: Any) -> None:
-        request = route.request
-        requests.append(
-            {"url": request.url, "body": json.loads(request.post_data or "null"),
-             "csrf": request.headers.get("x-csrftoken", "")}
-        )  # fmt: skip
-        status, body = replies.pop(0)
-        route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
-
-    page.route("**/api/sessions/*/revoke/", answer)
+    page.on(
+        "request",
+        lambda r: requests.append(
+            {"url": r.url, "body": json.loads(r.post_data or "null"),
+             "csrf": r.headers.get("x-csrftoken", "")}
+        ) if r.url.endswith("/revoke/") else None,
+    )  # fmt: skip
     button = page.get_by_role("button", name=re.compile(r"Revoke annotator's session"))
     button.click()
     page.get_by_label("Reason").fill("left the project")
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     status = page.get_by_role("status")
-    status.get_by_text("session_closed").wait_for()
-    assert status.inner_text() == "Revoke failed: This session is already closed. (session_closed)"
+    status.get_by_text("(not_found)").wait_for()
+    assert status.inner_text() == "Revoke failed: No such session. (not_found)"
     assert requests[0]["url"].endswith(f"/api/sessions/{session.id}/revoke/")
     assert requests[0]["body"] == {"reason": "left the project"}
     assert requests[0]["csrf"]
+    session.refresh_from_db()
+    assert session.closed_at is None
+    assert events_by(world.custodian, AuditAction.SESSION_REVOKE) == []
 
+    site_custodian_grant(actor=world.admin, site=world.site, user=world.custodian)
     button.click()
     page.get_by_label("Reason").fill("left the project")
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     status.get_by_text("Revoked annotator").wait_for()
     assert page.locator("#session-rows tr").count() == 0
     assert page.locator("#no-sessions").is_visible()
+    session.refresh_from_db()
+    assert session.closed_at is not None and session.close_reason == "revoked"
+    revokes = events_by(world.custodian, AuditAction.SESSION_REVOKE)
+    assert [(e.object_id, e.outcome) for e in revokes] == [(str(session.id), AuditOutcome.SUCCESS)]
+
+
+def _site_entries(product: Any, session_id: str) -> list[tuple[float, str]]:
+    """(time, kind) of the site audit's entries about one session, read from every demo site's
+    own chain (the site's world: central keeps none of this)."""
+    found = []
+    for path in sorted((product.var_dir / "demo").glob("*/gateway/audit.sqlite")):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            for at, kind, entry in db.execute("SELECT at, kind, entry FROM audit ORDER BY id"):
+                if json.loads(entry).get("session") == session_id:
+                    found.append((at, kind))
+        finally:
+            db.close()
+    return found
+
+
+# A socket of the annotator's page to a session: every text message and the close code.
+_PROBE = """([url, message]) => new Promise((done) => {
+  const ws = new WebSocket(url); const got = [];
+  ws.onopen = () => ws.send(JSON.stringify(message));
+  ws.onmessage = (e) => got.push(typeof e.data === 'string' ? JSON.parse(e.data) : 'binary');
+  ws.onclose = (e) => done({code: e.code, messages: got});
+})"""
+
+
+def test_admin_revokes_a_live_session_and_the_viewer_closes_within_5_s(
+    browser: Any, page: Any, demo_product: Any
+) -> None:
+    """Acceptance (issue 9), on the running product: the annotator's viewer streams frames from
+    the demo site; an admin revokes that session on the console; the viewer says so within 5 s;
+    a further frame request is refused at central, and the site closed the session and served
+    nothing after."""
+    from tests.browser.test_viewer import open_first_task, watch_console
+
+    running = demo_product
+    sign_in(page, running.url, "annotator", running.users["annotator"])
+    console = watch_console(page)
+    task_id = open_first_task(page, {"url": running.url})
+    page.keyboard.press("ArrowDown")  # frames streaming
+    page.wait_for_function("window.rhinoViewer.painted.length > 1")
+
+    admin_context = browser.new_context(viewport={"width": 1400, "height": 900})
+    admin_context.set_default_timeout(15_000)
+    admin = admin_context.new_page()
+    try:
+        sign_in(admin, running.url, "admin", running.users["admin"])
+        admin.goto(f"{running.url}/console/sessions/")
+        button = admin.get_by_role("button", name=f"Revoke annotator's session on task {task_id}")
+        session_id = button.locator("xpath=ancestor::tr").get_attribute("data-session-id")
+        assert session_id
+        served_before = [k for _, k in _site_entries(running, session_id)].count("frame.served")
+        button.click()
+        admin.get_by_label("Reason").fill("access review")
+        confirm = admin.get_by_role("dialog").get_by_role("button", name="Revoke")
+        confirm.click()
+        revoked_at = time.monotonic()
+        message = page.locator("#viewer-message")
+        message.filter(has_text="Access revoked").wait_for(timeout=5_000)
+        page.locator("#connection-state").filter(has_text="Disconnected").wait_for(timeout=5_000)
+        elapsed = time.monotonic() - revoked_at
+        assert elapsed < 5.0, elapsed
+        assert message.inner_text() == (
+            "Access revoked: an administrator or the site's custodian ended this session."
+        )
+        admin.get_by_role("status").get_by_text("Revoked annotator's session").wait_for()
+    finally:
+        admin_context.close()
+
+    # A further frame request on that session: central refuses it (the session is closed) ...
+    ws_url = running.url.replace("http", "ws", 1) + f"/ws/sessions/{session_id}/"
+    probe = page.evaluate(
+        _PROBE, [ws_url, {"type": "frame.request", "seq": 1, "series": "x", "index": 0}]
+    )
+    assert probe["code"] == 4403
+    assert "binary" not in probe["messages"]
+    assert [m.get("code") for m in probe["messages"] if m.get("type") == "error"] == [
+        "session_closed"
+    ]
+    # ... and the site closed its end at the revoke and served nothing after it.
+    entries = _site_entries(running, session_id)
+    kinds = [k for _, k in entries]
+    assert kinds.count("session.closed") >= 1
+    closed_at = max(at for at, k in entries if k == "session.closed")
+    assert not [at for at, k in entries if k == "frame.served" and at > closed_at]
+    assert kinds.count("frame.served") >= served_before
+    # the page's own 4403 probe is expected; nothing else went wrong in the viewer
+    assert [e for e in console if "/ws/sessions/" not in e] == []
