@@ -866,6 +866,18 @@ def test_a_rejected_task_shows_the_reviewers_comment_as_text(
     finally:
         lead.close()
 
+    # My tasks lists it as rejected, with its project, site and label count.
+    page.goto(f"{url}/")
+    headers = page.locator("table.worklist thead th").all_inner_texts()
+    assert headers == ["Task", "Project", "Site", "Status", "Due", "Labels"]
+    cells = page.locator(f"#task-rows tr[data-task-id='{task['id']}'] td").all_inner_texts()
+    assert cells[1:5] == [
+        task["project_name"],
+        task["site_name"],
+        "rejected",
+        task["due_date"] or "—",
+    ]
+    assert cells[5] == str(task["label_count"])
     page.goto(f"{url}/tasks/{task['id']}/view/")
     note = page.get_by_role("note")
     note.wait_for()
