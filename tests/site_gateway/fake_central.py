@@ -101,6 +101,7 @@ class FakeCentral:
         self.auth_failures: list[str] = []
         self.sign_challenges_with: Ed25519PrivateKey | None = None  # a wrong key, to test refusal
         self.heartbeats: list[dict[str, Any]] = []
+        self.digests: list[dict[str, Any]] = []  # audit.digest messages (site_gateway/site_digest)
 
     @property
     def url(self) -> str:
@@ -160,6 +161,9 @@ class FakeCentral:
                     message = json.loads(raw)
                     if message.get("type") == "heartbeat":
                         self.heartbeats.append(message)
+                    if message.get("type") == "audit.digest":
+                        self.digests.append(message)
+                        continue  # periodic, like heartbeats: never an answer to a request
                     await self.control_messages.put(message)
             finally:
                 if self.control is ws:
