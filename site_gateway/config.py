@@ -37,6 +37,7 @@ class GatewayConfig:
     pacs_echo_seconds: float = 30.0
     pacs_echo_timeout: float = 10.0
     reconnect_cap_seconds: float = 30.0
+    digest_seconds: float = 60.0  # how often the site audit digest goes to central (issue 9)
     log_level: str = "INFO"
 
     # -- derived paths ---------------------------------------------------------------------
@@ -88,6 +89,7 @@ _FLOAT_KEYS: Final = (
     "pacs_echo_seconds",
     "pacs_echo_timeout",
     "reconnect_cap_seconds",
+    "digest_seconds",
 )
 _STR_KEYS: Final = ("site", "central_url", "pacs_url", "state_dir", "log_level")
 KNOWN_KEYS: Final = frozenset((*_INT_KEYS, *_FLOAT_KEYS, *_STR_KEYS, "projects"))

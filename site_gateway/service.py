@@ -31,6 +31,7 @@ from site_gateway.series_source import FindOnce, SeriesSource
 from site_gateway.session_manager import SessionManager
 from site_gateway.sessions import DataLink, SessionServices
 from site_gateway.site_audit import SiteAudit
+from site_gateway.site_digest import DigestBuilder, DigestSender
 from site_gateway.site_requests import SiteRequests
 
 log = logging.getLogger("site_gateway.service")
@@ -175,6 +176,14 @@ class Gateway:
         self._tasks = [
             asyncio.create_task(self._watch_pacs(), name="pacs-health"),
             asyncio.create_task(self.link.run_forever(), name="control-link"),
+            # The site audit digest (site_gateway/site_digest.py): on connect, then periodically.
+            DigestSender(
+                DigestBuilder(self.config.audit_path),
+                send=self.link.send_control,
+                connections=lambda: self.link.connections,
+                flush=self.audit.flush,
+                period=self.config.digest_seconds,
+            ).start(),
         ]
 
     async def aclose(self) -> None:
