@@ -52,6 +52,7 @@ class AuditAction(enum.StrEnum):
     SESSION_DENIED = "session.denied"
     GATEWAY_CONNECT = "gateway.connect"
     GATEWAY_AUTH_FAILED = "gateway.auth_failed"
+    SITE_AUDIT_DIGEST = "site.audit_digest"  # a gateway's digest of its own audit (issue 9)
     ACCESS_DENIED = "access.denied"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"

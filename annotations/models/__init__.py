@@ -18,6 +18,7 @@ from annotations.models.selections import (
     SelectionReason,
     SeriesSelection,
 )
+from annotations.models.site_digest import SessionRelayCount, SiteAuditDigest
 from annotations.models.tasks import CloseReason, SecureAccessSession, Task, TaskStatus
 from annotations.models.users import Role, User
 
@@ -39,7 +40,9 @@ __all__ = [
     "SelectionDecision",
     "SelectionReason",
     "SeriesSelection",
+    "SessionRelayCount",
     "Site",
+    "SiteAuditDigest",
     "SiteGroupObjectPermission",
     "SiteUserObjectPermission",
     "Task",
