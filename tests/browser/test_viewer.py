@@ -885,6 +885,8 @@ def test_a_rejected_task_shows_the_reviewers_comment_as_text(
     assert page.locator("#review-note b, #review-note img").count() == 0  # text, not markup
     assert page.locator("#task-state").inner_text() == "rejected"
     wait_lossless(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer-review-note.png"))
     assert console == []
 
 
