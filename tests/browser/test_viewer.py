@@ -153,6 +153,12 @@ def test_annotator_views_draws_saves_reloads_and_submits(
     assert box is not None
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
+    # The site's retrieval of the series is followed to the end; then the bar is gone.
+    page.wait_for_function("window.rhinoViewer.retrieval.last?.done === true", timeout=60_000)
+    last = page.evaluate("window.rhinoViewer.retrieval.last")
+    assert last["received"] == last["total"] > 1 and last["failed"] == 0
+    assert page.locator(".retrieval").is_hidden()
+
     # Scroll: keys and the wheel change the slice, and a frame of that slice is painted.
     start = page.evaluate("window.rhinoViewer.slice.index")
     page.locator("#overlay-canvas").focus()

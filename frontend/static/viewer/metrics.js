@@ -48,8 +48,15 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, 
     const record = p.seq === undefined ? undefined : bySeq.get(p.seq);
     if (record && record.painted === null) record.painted = p.at;
   });
+  /** The site's retrieval of the series: updates seen and the last one (counts only). */
+  const retrieval = { updates: 0, last: /** @type {?object} */ (null) };
+  bus.on("progress", (p) => {
+    retrieval.updates += 1;
+    retrieval.last = { received: p.received, total: p.total, failed: p.failed ?? 0, done: !!p.done };
+  });
   const metrics = Object.freeze({
     painted,
+    retrieval,
     framePath: frames,
     get seriesSlices() {
       return sliceCount();
