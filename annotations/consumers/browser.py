@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from annotations.audit_actions import AuditAction
+from annotations.console import site_access
 from annotations.context import client_address, source_address
 from annotations.models import AuditOutcome, CloseReason, SecureAccessSession
 from annotations.relay import relay
@@ -256,6 +257,14 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
             return
         for group in self._groups():
             await self.channel_layer.group_discard(group, self.channel_name)
+        pair = relay.pair(self.session_id)
+        if pair is not None and pair.browser is self:
+            # What central relayed for the site access page (issue 9); the relay forgets it.
+            relayed, dropped = pair.frames_relayed, pair.frames_dropped
+            pair.frames_relayed = pair.frames_dropped = 0
+            await database_sync_to_async(site_access.session_relay_count_add)(
+                session_id=self.session_id, relayed=relayed, dropped=dropped
+            )
         peer = relay.detach(self.session_id, self)
         if peer is not None:
             await peer.relay_peer_gone()

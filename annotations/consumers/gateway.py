@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
+from annotations.console import site_access
 from annotations.context import client_address, source_address
 from annotations.models import SecureAccessSession, Site
 from annotations.relay import relay
@@ -179,6 +180,15 @@ class GatewayControlConsumer(GatewayAuthConsumer):
                 version=version if isinstance(version, str) else "",
                 health=health,
             )
+        elif kind == MessageType.AUDIT_DIGEST:
+            # The site's own audit, summed up (issue 9): stored and audited, or refused and audited.
+            stored = await database_sync_to_async(site_access.site_digest_record)(
+                site_id=self.site_id, message=message
+            )
+            if stored is None:
+                await self.send(
+                    text_data=encode(error_message(ErrorCode.BAD_MESSAGE, "audit.digest refused"))
+                )
         elif kind == MessageType.TASK_LABELS:
             recorded = await database_sync_to_async(gateways.gateway_task_labels)(
                 site_id=self.site_id,
