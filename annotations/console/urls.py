@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/verify/", views.audit_verify, name="audit-verify"),
     path("sessions/", views.sessions, name="sessions"),
     path("gateways/", views.gateways, name="gateways"),
+    path("site-access/", views.site_access, name="site-access"),
 ]
 for _view in ("audit", "grants", "alerts"):
     urlpatterns += [

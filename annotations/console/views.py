@@ -47,6 +47,12 @@ from annotations.console.forms import (
     parse_audit_query,
 )
 from annotations.console.gateways import gateway_row, silent_after
+from annotations.console.site_access import (
+    FLAG_LABELS,
+    TOLERANCE_FRAMES,
+    TOLERANCE_RATIO,
+    site_access_for,
+)
 from annotations.models import AuditEvent, AuditOutcome
 from annotations.services.access import deny
 from annotations.services.audit import audit_record
@@ -107,6 +113,7 @@ def _nav(current: str) -> list[dict[str, Any]]:
             ("alerts", "Security alerts"),
             ("sessions", "Active sessions"),
             ("gateways", "Gateways"),
+            ("site-access", "Site access"),
         )
     ]
 
@@ -294,6 +301,32 @@ def gateways(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         "silent_after_seconds": int(silent_after().total_seconds()),
     }
     return render(request, "console/gateways.html", context)
+
+
+@require_GET
+@console_view("console.site_access")
+def site_access(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Per visible site: its latest audit digest against what central granted and relayed, with
+    the flags (annotations/console/site_access.py). One audit.read (view "site_access")."""
+    sites = site_access_for(list(access.sites().order_by("name", "id")))
+    audit_record(
+        actor=request.user,
+        action=AuditAction.AUDIT_READ,
+        detail={
+            "view": "site_access",
+            "sites": len(sites),
+            "flagged": sum(entry.flagged for entry in sites),
+        },
+    )
+    context = {
+        "access": access,
+        "nav": _nav("site-access"),
+        "sites": sites,
+        "flag_labels": FLAG_LABELS,
+        "tolerance_frames": TOLERANCE_FRAMES,
+        "tolerance_percent": round(TOLERANCE_RATIO * 100),
+    }
+    return render(request, "console/site_access.html", context)
 
 
 @require_GET
