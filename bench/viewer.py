@@ -2,7 +2,7 @@
 
 Starts the real product (daphne + the demo gateways over folder PACS, the 120-slice 512² phantom
 CT) on loopback, drives Debian's Chromium (headless, the flags the tests use) through the viewer
-as the demo annotator, and measures what tests/browser/test_viewer.py's timing test measures —
+as the demo annotator, and measures what tests/browser/test_viewer_timing.py measures —
 the same code (`measure_scrolling`) — ``--runs`` times with read-ahead off and on, each on a fresh
 page: painted frames/s scrolling down the series and back up, key press → painted frame, and the
 frame path per stage (site render, sent → arrived, createImageBitmap, decoded → painted). Prints
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in  # noqa: E402
-from tests.browser.test_viewer import measure_scrolling  # noqa: E402
+from tests.browser.test_viewer_timing import measure_scrolling  # noqa: E402
 from tests.product import start_product  # noqa: E402
 
 

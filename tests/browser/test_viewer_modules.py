@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from site_gateway.protocol import pack_frame
-from tests.browser.test_viewer import product
+from tests.browser.viewer_pages import product
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
