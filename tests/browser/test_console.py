@@ -303,3 +303,64 @@ def test_admin_revokes_a_live_session_and_the_viewer_closes_within_5_s(
     assert kinds.count("frame.served") >= served_before
     # the page's own 4403 probe is expected; nothing else went wrong in the viewer
     assert [e for e in console if "/ws/sessions/" not in e] == []
+
+
+def test_gateways_go_offline_and_their_digest_matches_what_central_relayed(
+    browser: Any, page: Any, demo_product: Any
+) -> None:
+    """On the running product: a viewer session streams frames and ends; the demo's gateways
+    stop (the real links go down) and the health page shows them offline; back again, each sends
+    its audit digest on connect and Site access shows that session with the site's count equal
+    to central's, unflagged."""
+    from tests.browser.test_viewer import open_first_task
+
+    running = demo_product
+    admin_context = browser.new_context(viewport={"width": 1400, "height": 900})
+    admin_context.set_default_timeout(15_000)
+    admin = admin_context.new_page()
+    try:
+        sign_in(page, running.url, "annotator2", running.users["annotator2"])
+        task_id = open_first_task(page, {"url": running.url})
+        for _ in range(4):
+            page.keyboard.press("ArrowDown")
+        page.wait_for_function("window.rhinoViewer.painted.length > 3")
+        sign_in(admin, running.url, "admin", running.users["admin"])
+        admin.goto(f"{running.url}/console/sessions/")
+        button = admin.get_by_role("button", name=f"Revoke annotator2's session on task {task_id}")
+        session_id = button.locator("xpath=ancestor::tr").get_attribute("data-session-id")
+        assert session_id
+        page.goto(f"{running.url}/")  # leaving the viewer closes its socket and session
+
+        gateways = range(len(running.gateway_configs))
+        for index in gateways:
+            running.stop(f"gateway-{index}")
+        try:
+            admin.goto(f"{running.url}/console/gateways/")
+            states = admin.locator("#gateways tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.state)"
+            )
+            assert states and set(states) == {"offline"}, states
+            assert admin.get_by_test_id("state").first.inner_text() == "Offline"
+        finally:
+            for index in gateways:
+                running.start_gateway(index)
+            running.wait_sites_online()
+        admin.goto(f"{running.url}/console/gateways/")
+        states = admin.locator("#gateways tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.state)"
+        )
+        assert set(states) == {"online"}, states
+
+        row = admin.locator(f"tr[data-session='{session_id}']")
+        deadline = time.monotonic() + 20
+        while row.count() == 0 and time.monotonic() < deadline:
+            admin.goto(f"{running.url}/console/site-access/")
+            time.sleep(0.5)
+        cells = row.locator("td").all_inner_texts()
+        assert cells[1] == "annotator2" and cells[2] == f"#{task_id}", cells
+        served, relayed = int(cells[3]), int(cells[4])
+        assert served >= 4 and served == relayed, cells
+        assert row.get_attribute("data-flags") == ""
+        assert admin.get_by_test_id("digest").first.inner_text().startswith("Chain head #")
+    finally:
+        admin_context.close()
