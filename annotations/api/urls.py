@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations.api import auth, lead, projects, sessions, sites, tasks, users
+from annotations.api import audit, auth, lead, projects, sessions, sites, tasks, users
 
 urlpatterns = [
     path("auth/token/", auth.TokenObtainApi.as_view(), name="api-auth-token"),
+    path("audit/events/", audit.AuditEventListApi.as_view(), name="api-audit-events"),
     path("selection-reasons/", lead.SelectionReasonListApi.as_view(), name="api-selection-reasons"),
     path(
         "projects/<str:project_id>/sites/<str:site_id>/series/",
