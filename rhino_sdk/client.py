@@ -296,12 +296,37 @@ class RhinoClient:
         )
         return result
 
-    # --- not yet on the server ---
+    # --- the audit log ---
 
-    def audit_events(self, **filters: Any) -> list[dict[str, Any]]:
-        """Not available yet: the audit log has a staff console (``/console/audit/``, session
-        sign-in, CSV and DICOM exports) but no token-authenticated API."""
-        raise RhinoError("not_available", "The audit log has no REST API yet; use the console.")
+    def audit_events(
+        self, *, max_events: int | None = None, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Audit events visible to you, newest first (``GET /api/audit/events/``, paged by seq).
+
+        ``filters`` are the console's: ``actor``, ``action`` (a code or a list of codes),
+        ``outcome`` (``success``, ``failure``, ``4``, ``8``, ``12``), ``project``, ``site``,
+        ``object`` (``TYPE`` or ``TYPE:ID``), ``since``, ``until`` (ISO 8601, UTC), ``q`` (search),
+        and ``before`` / ``after`` (a seq) to start from. Every page read is audited at central.
+        ``max_events`` stops early; without it every matching event is fetched."""
+        params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+        params.setdefault("limit", 200)
+        events: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            data = self._request("GET", "/api/audit/events/", params=params)
+            if "after" in params:
+                # Forward from a seq: each page is newer than the last; keep newest first.
+                events[:0] = data["events"]
+                if data.get("newer") is None or (max_events and len(events) >= max_events):
+                    return events[-max_events:] if max_events else events
+                params["after"] = data["newer"]
+            else:
+                events.extend(data["events"])
+                if max_events is not None and len(events) >= max_events:
+                    return events[:max_events]
+                if data.get("older") is None:
+                    return events
+                params["before"] = data["older"]
+        raise RhinoError("bad_response", f"more than {MAX_PAGES} pages of audit events")
 
 
 def _answer(send: Callable[[], requests.Response]) -> Any:

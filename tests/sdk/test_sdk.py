@@ -81,9 +81,6 @@ def test_review_through_the_sdk_and_its_coded_errors(world: World, sdk) -> None:
     with pytest.raises(RhinoError) as forbidden:
         annotator.progress(world.project)
     assert (forbidden.value.code, forbidden.value.status) == ("permission_denied", 403)
-    with pytest.raises(RhinoError) as unavailable:
-        lead.audit_events()
-    assert unavailable.value.code == "not_available"
 
 
 def test_blinded_readers_through_the_sdk(world: World, sdk) -> None:
