@@ -28,7 +28,7 @@ from site_gateway.labels.document import (
 from site_gateway.labels.outbox import PlannedObject
 from site_gateway.labels.readback import load_from_pacs, load_from_store
 from site_gateway.labels.sources import SourceError, SourceLookup
-from site_gateway.labels.store import LabelConflictError, LabelStore, Revision
+from site_gateway.labels.store import LabelConflictError, LabelStore, Revision, task_subject
 from site_gateway.pacs import Pacs
 from site_gateway.protocol import ErrorCode, LabelState, MessageType
 from site_gateway.sessions import LABEL_HANDLERS, Session
@@ -212,6 +212,13 @@ class LabelService:
             {"type": MessageType.LABEL_DOCUMENT, "seq": seq, "document": document,
              "revision": revision}
         )  # fmt: skip
+        # Where that revision stands, so a reopened task says "Stored in PACS" (or the failure)
+        # rather than only "Saved at site". A document read back from the PACS is stored there.
+        latest = await asyncio.to_thread(self.store.latest, task_subject(session.grant.task))
+        if latest is not None and latest.revision == revision:
+            await self._status(session, revision, latest.state, latest.reason)
+        else:
+            await self._status(session, revision, LabelState.STORED_IN_PACS, None)
 
     async def load(self, grant: Grant) -> tuple[dict[str, Any], int] | None:
         found = await asyncio.to_thread(load_from_store, self.store, grant)

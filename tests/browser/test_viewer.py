@@ -113,9 +113,11 @@ def test_annotator_views_draws_saves_reloads_and_submits(
     # Reload: the labels come back from the site.
     page.reload()
     wait_lossless(page)
-    page.wait_for_function("window.rhinoViewer.saveState === 'loaded'")
+    page.wait_for_function("window.rhinoViewer.labelsLoaded === true")
     back = page.evaluate("window.rhinoViewer.annotations")
     assert {a["uid"] for a in back} == {a["uid"] for a in document["annotations"]}
+    # and the reopened task says where its labels stand (the site reports it after the document)
+    page.get_by_role("status").filter(has_text="Stored in PACS").wait_for()
 
     # Submit: the task's status changes centrally.
     page.get_by_role("button", name="Submit").click()

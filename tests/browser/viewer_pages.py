@@ -44,7 +44,7 @@ def open_first_task(page: Page, product: dict[str, Any]) -> int:
     page.wait_for_url("**/tasks/*/view/")
     task_id = int(page.url.rstrip("/").split("/")[-2])
     wait_lossless(page)
-    page.wait_for_function("window.rhinoViewer.saveState === 'loaded'")
+    page.wait_for_function("window.rhinoViewer.labelsLoaded === true")
     return task_id
 
 

@@ -86,6 +86,10 @@ export function exposeMetrics({ bus, store, saver, view, sliceCount, scheduler, 
     get saveState() {
       return saver.status.dataset.state ?? "";
     },
+    /** Whether the task's labels were loaded from the site (or there were none). */
+    get labelsLoaded() {
+      return saver.loaded;
+    },
   });
   Object.defineProperty(window, "rhinoViewer", { value: metrics, configurable: false });
 }

@@ -140,10 +140,12 @@ async def test_save_is_acknowledged_after_commit_then_stored_status_follows(
     await service.worker.run_until_idle()
     assert link.sent[-1] == {"type": "label.status", "revision": 1, "state": "stored_in_pacs"}
     await session.dispatch(json.dumps({"type": "label.load", "seq": 8}))
-    loaded = link.sent[-1]
+    loaded, status = link.sent[-2:]
     assert loaded["type"] == "label.document"
     assert (loaded["seq"], loaded["revision"]) == (8, 1)
     assert loaded["document"]["annotations"] == [rect]
+    # the reopened task learns where its revision stands, not only that it was saved
+    assert status == {"type": "label.status", "revision": 1, "state": "stored_in_pacs"}
 
 
 async def test_refusals_are_coded_errors_with_the_request_seq(
