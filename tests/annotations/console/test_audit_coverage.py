@@ -44,6 +44,18 @@ CASES: list[tuple[str, str, str, str, dict[str, Any], tuple[str, int, dict[str, 
     ("custodian may not re-verify", "custodian", "post", "/console/audit/verify/", {},
      ("access.denied", FAILED, {"attempted": "audit.verify"})),
     ("list sessions reads no events", "admin", "get", "/console/sessions/", {}, None),
+    ("read gateway health", "custodian", "get", "/console/gateways/", {},
+     ("audit.read", OK, {"view": "gateways", "rows": 1})),
+    ("read site access", "auditor", "get", "/console/site-access/", {},
+     ("audit.read", OK, {"view": "site_access", "flagged": 0})),
+    ("no console rights: site access", "annotator", "get", "/console/site-access/", {},
+     ("access.denied", FAILED, {"attempted": "console.site_access"})),
+    ("read the log through the API", "auditor", "get", "/api/audit/events/", {"actor": "lead"},
+     ("audit.read", OK, {"view": "audit", "actor": "lead", "api": True})),
+    ("bad filter through the API", "lead", "get", "/api/audit/events/", {"outcome": "often"},
+     ("audit.read", FAILED, {"api": True, "error": "invalid", "fields": ["outcome"]})),
+    ("no audit rights through the API", "annotator", "get", "/api/audit/events/", {},
+     ("access.denied", FAILED, {"attempted": "audit.read"})),
 ]  # fmt: skip
 
 
