@@ -172,8 +172,8 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         model = Task
         fields = [
             "id", "project", "project_name", "site", "site_name", "series_handle", "label_schema",
-            "assignee", "status", "due_date", "review_comment", "label_count", "created_at",
-            "updated_at",
+            "assignee", "status", "due_date", "review_comment", "label_count", "label_state",
+            "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -328,3 +328,16 @@ def test_a_frame_dropped_on_the_way_is_asked_for_again_a_superseded_one_is_not(
     )
     assert [i for _, i, _ in got["again"]] == [10]  # asked again, once
     assert got["after"] == [[11, "lossless"], [12, "lossless"]]  # nothing more for slice 11
+
+
+def test_my_tasks_says_where_the_labels_stand(modules: Page) -> None:
+    texts = modules.evaluate(
+        """async () => {
+        const { labelsText } = await import('/static/js/worklist.js');
+        return ['', 'saved_at_site', 'stored_in_pacs', 'failed', 'bogus'].map(
+          (s) => labelsText({ label_count: 3, label_state: s }));
+      }"""
+    )
+    assert texts == [
+        "3", "3 · saved at site", "3 · stored in PACS", "3 · storing in PACS failed", "3",
+    ]  # fmt: skip

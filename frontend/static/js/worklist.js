@@ -1,7 +1,7 @@
 // "My tasks": rows built with textContent only (no server string is ever parsed as HTML).
 // Each row opens its task in the viewer; "n" (or Enter on the page) opens the next open task.
 
-/** @typedef {{id:number, project_name:string, site_name:string, status:string, due_date:?string, label_count:number}} TaskRow */
+/** @typedef {{id:number, project_name:string, site_name:string, status:string, due_date:?string, label_count:number, label_state:string}} TaskRow */
 
 const OPEN = ["pending", "in_progress", "rejected"];
 
@@ -15,6 +15,19 @@ export function nextTask(tasks) {
   return open[0] ?? null;
 }
 
+/** Where the reader's labels stand, as the site last reported it to central. */
+const LABEL_STATES = /** @type {Record<string, string>} */ ({
+  saved_at_site: "saved at site",
+  stored_in_pacs: "stored in PACS",
+  failed: "storing in PACS failed",
+});
+
+/** @param {TaskRow} task */
+export function labelsText(task) {
+  const state = LABEL_STATES[task.label_state];
+  return state ? `${task.label_count} · ${state}` : String(task.label_count);
+}
+
 /** @param {TaskRow[]} tasks @param {HTMLElement} body */
 export function renderWorklist(tasks, body) {
   body.replaceChildren(
@@ -26,7 +39,7 @@ export function renderWorklist(tasks, body) {
         task.site_name,
         task.status.replace("_", " "),
         task.due_date ?? "—",
-        String(task.label_count),
+        labelsText(task),
       ];
       const first = document.createElement("td");
       const link = document.createElement("a");
