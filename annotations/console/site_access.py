@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from annotations.audit_actions import AuditAction
@@ -34,6 +34,7 @@ from annotations.models import (
     SessionRelayCount,
     Site,
     SiteAuditDigest,
+    User,
 )
 from annotations.services.audit import audit_record
 
@@ -240,15 +241,26 @@ class SessionAccessRow:
 
 
 @dataclass(frozen=True, slots=True)
+class UserAccessRow:
+    user: str  # the username, or the site's pseudonym when central has no such user
+    known: bool
+    site_frames: int
+    central_frames: int  # relayed + dropped for this user's sessions at the site in the window
+
+
+@dataclass(frozen=True, slots=True)
 class SiteAccess:
     site: Site
     digest: SiteAuditDigest | None
     rows: list[SessionAccessRow]
+    users: list[UserAccessRow]
 
     @property
     def flagged(self) -> int:
-        return sum(1 for row in self.rows if row.flags) + (
-            1 if self.digest is not None and self.digest.chain_alert else 0
+        return (
+            sum(1 for row in self.rows if row.flags)
+            + sum(1 for user in self.users if not user.known)
+            + (1 if self.digest is not None and self.digest.chain_alert else 0)
         )
 
 
@@ -348,9 +360,43 @@ def _central_frames(session: SecureAccessSession) -> int:
     return int(counts.frames_relayed + counts.frames_dropped)
 
 
+def site_user_rows(site: Site, digest: SiteAuditDigest | None) -> list[UserAccessRow]:
+    """Frames per user the site reported, against central's relayed frames of that user's
+    sessions at the site that started in the digest's window; a pseudonym central does not know
+    is flagged (``known`` False)."""
+    if digest is None:
+        return []
+    reported = {u["user"]: int(u["frames"]) for u in digest.users}
+    users = {u.pseudonym: u for u in User.objects.filter(pseudonym__in=list(reported))}
+    relayed = dict(
+        SessionRelayCount.objects.filter(
+            session__task__site=site,
+            session__created_at__gte=digest.window_from,
+            session__user__pseudonym__in=list(reported),
+        )
+        .values("session__user__pseudonym")
+        .annotate(frames=Sum(F("frames_relayed") + F("frames_dropped")))
+        .values_list("session__user__pseudonym", "frames")
+    )
+    return [
+        UserAccessRow(
+            user=users[pseudonym].get_username() if pseudonym in users else pseudonym,
+            known=pseudonym in users,
+            site_frames=frames,
+            central_frames=int(relayed.get(pseudonym) or 0),
+        )
+        for pseudonym, frames in reported.items()
+    ]
+
+
 def site_access_for(sites: Iterable[Site]) -> list[SiteAccess]:
     digests = {d.site_id: d for d in SiteAuditDigest.objects.filter(site__in=[s.pk for s in sites])}
     return [
-        SiteAccess(site, digests.get(site.pk), site_access_rows(site, digests.get(site.pk)))
+        SiteAccess(
+            site,
+            digests.get(site.pk),
+            site_access_rows(site, digests.get(site.pk)),
+            site_user_rows(site, digests.get(site.pk)),
+        )
         for site in sites
     ]

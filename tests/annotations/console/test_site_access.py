@@ -161,7 +161,15 @@ async def test_a_digest_is_stored_audited_and_compared_with_central(
     assert rows[str(other.pk)].flags == ("count_mismatch",)
     assert rows["never-granted-1"].flags == ("not_granted",)
     assert rows["never-granted-1"].central_frames is None
+    users = {u.user: u for u in response.context["sites"][0].users}
+    assert (users["annotator"].known, users["annotator"].site_frames) == (True, 3 + 19)
+    assert users["annotator"].central_frames == 3 + 2
+    assert (users["u_0123456789abcdef"].known, users["u_0123456789abcdef"].site_frames) == (
+        False,
+        5,
+    )
     html = response.content.decode()
+    assert "A user central does not know" in html
     assert "Served by the site, never granted by central" in html
     assert "Counts differ beyond the tolerance" in html
 
@@ -253,6 +261,7 @@ def test_custodians_see_their_sites_only_and_reading_is_audited(world: World) ->
     }
     reads = AuditEvent.objects.filter(action=AuditAction.AUDIT_READ, actor_id=world.custodian.pk)
     assert [e.detail for e in reads] == [{"view": "site_access", "sites": 1, "flagged": 1}]
+    assert response.context["sites"][0].users == []  # no per-user counts in these digests
     outsider = Client(HTTP_HOST="localhost")
     outsider.force_login(world.outsider)
     assert outsider.get("/console/site-access/").status_code == 404
