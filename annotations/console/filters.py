@@ -49,7 +49,14 @@ GRANT_ACTIONS: tuple[str, ...] = (
     AuditAction.SITE_PERMISSION_REVOKE,
     AuditAction.USER_ROLES_CHANGE,
 )
-ALERT_ACTIONS: tuple[str, ...] = (AuditAction.USER_LOGIN_FAILED, AuditAction.ACCESS_DENIED)
+# As docs/audit.md lists them: failed sign-ins, denied requests and sockets, gateways that failed
+# to authenticate.
+ALERT_ACTIONS: tuple[str, ...] = (
+    AuditAction.USER_LOGIN_FAILED,
+    AuditAction.ACCESS_DENIED,
+    AuditAction.SESSION_DENIED,
+    AuditAction.GATEWAY_AUTH_FAILED,
+)
 
 
 @dataclass(frozen=True, slots=True)

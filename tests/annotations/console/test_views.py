@@ -190,13 +190,21 @@ def test_grants_and_alerts_are_filtered_views(world: World, client_for: ClientFo
         outcome=AuditOutcome.MINOR_FAILURE,
         detail={"attempted": "task.assign", "reason": "no"},
     )
+    audit_record(
+        actor=None, action=AuditAction.GATEWAY_AUTH_FAILED, outcome=AuditOutcome.MINOR_FAILURE
+    )
+    audit_record(
+        actor=world.lead, action=AuditAction.SESSION_DENIED, outcome=AuditOutcome.MINOR_FAILURE
+    )
     client = client_for(world.auditor)
     grants = page_events(client.get("/console/grants/", {"limit": 200}))
     assert {r["action"] for r in grants} == {
         "site.permission_grant", "project.lead_add", "project.member_add", "task.assign",
     }  # fmt: skip
     alerts = page_events(client.get("/console/alerts/"))
-    assert sorted(r["action"] for r in alerts) == ["access.denied", "user.login_failed"]
+    assert sorted(r["action"] for r in alerts) == [
+        "access.denied", "gateway.auth_failed", "session.denied", "user.login_failed",
+    ]  # fmt: skip
     assert page_events(client.get("/console/alerts/", {"actor": "outsider"}))[0]["action"] == (
         "access.denied"
     )
