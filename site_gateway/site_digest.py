@@ -170,8 +170,10 @@ class DigestSender:
             if connections and (connections != seen or loop.time() >= due):
                 try:
                     delivered = await self.send_now()
-                except (OSError, sqlite3.Error) as exc:
+                except (OSError, ValueError, sqlite3.Error) as exc:
                     log.warning("audit digest not built: %s", exc)
+                    # Try again next period, not at every poll (no log flood).
+                    seen, due = connections, loop.time() + self._period
                     delivered = False
                 if delivered:
                     seen = connections

@@ -7,10 +7,14 @@ import asyncio
 import json
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from site_gateway.site_audit import GENESIS, AuditKind, SiteAudit
-from site_gateway.site_digest import MAX_DIGEST_SESSIONS, DigestBuilder
+from site_gateway.site_digest import MAX_DIGEST_SESSIONS, DigestBuilder, DigestSender
 from tests.site_gateway.conftest import DemoData
 from tests.site_gateway.gateway_env import gateway_env
 
@@ -153,3 +157,26 @@ async def test_the_gateway_sends_the_digest_on_connect_and_periodically(
         # no UID, no handle, no series: only ids central gave, counts and the head
         text = json.dumps(latest)
         assert demo.site.series_uid not in text and handle not in text
+
+
+async def test_an_unreadable_audit_file_is_retried_once_a_period_not_at_every_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "audit.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    sent: list[Mapping[str, Any]] = []
+
+    async def send(message: Mapping[str, Any]) -> bool:
+        sent.append(message)
+        return True
+
+    sender = DigestSender(
+        DigestBuilder(path), send=send, connections=lambda: 1, period=0.5, poll=0.02
+    )
+    task = sender.start()
+    await asyncio.sleep(1.2)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert sent == []
+    warnings = [r for r in caplog.records if "audit digest not built" in r.getMessage()]
+    assert 2 <= len(warnings) <= 4, len(warnings)  # at 0, 0.5 and 1.0 s: not every 20 ms
