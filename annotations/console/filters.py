@@ -65,13 +65,22 @@ class AuditView:
 
     name: str
     title: str
-    actions: tuple[str, ...] = ()  # empty: every action
+    actions: tuple[str, ...] = ()  # empty: every action (unless failed_actions narrows the view)
+    # Actions shown only when they failed (outcome > 0): a site digest is routine, a refused one
+    # or a chain head that went backwards is a security alert.
+    failed_actions: tuple[str, ...] = ()
+
+    @property
+    def all_actions(self) -> tuple[str, ...]:
+        return (*self.actions, *self.failed_actions)
 
 
 AUDIT_VIEWS: dict[str, AuditView] = {
     "audit": AuditView("audit", "Audit log"),
     "grants": AuditView("grants", "Grants and role changes", GRANT_ACTIONS),
-    "alerts": AuditView("alerts", "Security alerts", ALERT_ACTIONS),
+    "alerts": AuditView(
+        "alerts", "Security alerts", ALERT_ACTIONS, (AuditAction.SITE_AUDIT_DIGEST,)
+    ),
 }
 
 
@@ -154,7 +163,11 @@ def audit_event_filter(
 ) -> QuerySet[AuditEvent]:
     """Narrow an already visibility-restricted queryset (selectors) by ``audit_filter``."""
     f = audit_filter
-    if f.view.actions:
+    if f.view.failed_actions:
+        queryset = queryset.filter(
+            Q(action__in=f.view.actions) | Q(action__in=f.view.failed_actions, outcome__gt=0)
+        )
+    elif f.view.actions:
         queryset = queryset.filter(action__in=f.view.actions)
     if f.actions:
         queryset = queryset.filter(action__in=f.actions)

@@ -129,10 +129,10 @@ def parse_audit_query(params: QueryDict, view: AuditView, *, paging: bool = True
         )
     cd = form.cleaned_data
     actions = tuple(cd["action"])
-    if view.actions and any(a not in view.actions for a in actions):
+    if view.all_actions and any(a not in view.all_actions for a in actions):
         raise ConsoleFilterError(
             "Invalid filter.",
-            fields={"action": [f"This view shows only {', '.join(view.actions)}."]},
+            fields={"action": [f"This view shows only {', '.join(view.all_actions)}."]},
         )
     object_type, object_id = cd["object"]
     audit_filter = AuditFilter(

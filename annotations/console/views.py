@@ -158,7 +158,7 @@ def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit
         "action_choices": [
             (value, label)
             for value, label in ACTION_CHOICES
-            if not audit_view.actions or not value or value in audit_view.actions
+            if not audit_view.all_actions or not value or value in audit_view.all_actions
         ],
         "outcome_choices": OUTCOME_CHOICES,
         "params": request.GET,

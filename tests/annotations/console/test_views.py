@@ -196,15 +196,24 @@ def test_grants_and_alerts_are_filtered_views(world: World, client_for: ClientFo
     audit_record(
         actor=world.lead, action=AuditAction.SESSION_DENIED, outcome=AuditOutcome.MINOR_FAILURE
     )
+    # A site's digest is routine; refused or with its chain gone backwards it is an alert.
+    audit_record(actor=None, action=AuditAction.SITE_AUDIT_DIGEST, site_id=world.site.pk)
+    audit_record(
+        actor=None, action=AuditAction.SITE_AUDIT_DIGEST, outcome=AuditOutcome.MAJOR_FAILURE,
+        site_id=world.site.pk, detail={"alert": "chain head went back from #9 to #2"},
+    )  # fmt: skip
     client = client_for(world.auditor)
     grants = page_events(client.get("/console/grants/", {"limit": 200}))
     assert {r["action"] for r in grants} == {
         "site.permission_grant", "project.lead_add", "project.member_add", "task.assign",
     }  # fmt: skip
     alerts = page_events(client.get("/console/alerts/"))
-    assert sorted(r["action"] for r in alerts) == [
-        "access.denied", "gateway.auth_failed", "session.denied", "user.login_failed",
+    assert sorted((r["action"], r["outcome"]) for r in alerts) == [
+        ("access.denied", 4), ("gateway.auth_failed", 4), ("session.denied", 4),
+        ("site.audit_digest", 12), ("user.login_failed", 4),
     ]  # fmt: skip
+    digests = page_events(client.get("/console/alerts/", {"action": "site.audit_digest"}))
+    assert [r["detail"] for r in digests] == [{"alert": "chain head went back from #9 to #2"}]
     assert page_events(client.get("/console/alerts/", {"actor": "outsider"}))[0]["action"] == (
         "access.denied"
     )
