@@ -87,6 +87,20 @@ def _check_session(session_id: str, user: Any) -> _Live | CloseCode:
     return _Live(site_id=session.task.site_id, expires_at=session.expires_at, actions=actions)
 
 
+def _refusal_text(session_id: str, user: Any, code: CloseCode) -> str:
+    """What the viewer is told: why the user's own closed session ended (a revoke seen by the
+    poll, when the channel layer lost the session.ended message, reads as plainly as the message)."""
+    if code == CloseCode.FORBIDDEN:
+        reason = (
+            SecureAccessSession.objects.filter(pk=session_id, user_id=user.pk)
+            .values_list("close_reason", flat=True)
+            .first()
+        )
+        if reason in _ENDED_TEXT:
+            return _ENDED_TEXT[reason]
+    return _CLOSE_TEXT.get(code, "session ended")
+
+
 def _grant_for(session_id: str) -> str:
     session = SecureAccessSession.objects.select_related(
         "user", "task", "task__project", "task__site", "task__label_schema"
@@ -110,7 +124,8 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
         with source_address(client_address(self.scope)):
             verdict = await database_sync_to_async(_check_session)(self.session_id, user)
         if isinstance(verdict, CloseCode):
-            await self._end(verdict, _CLOSE_TEXT.get(verdict, "refused"))
+            text = await database_sync_to_async(_refusal_text)(self.session_id, user, verdict)
+            await self._end(verdict, text)
             return
         self.live = verdict
         previous = relay.attach_browser(self.session_id, self)
@@ -149,7 +164,8 @@ class BrowserSessionConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(POLL_SECONDS)
             verdict = await database_sync_to_async(_check_session)(self.session_id, user)
             if isinstance(verdict, CloseCode):
-                await self._end(verdict, _CLOSE_TEXT.get(verdict, "session ended"))
+                text = await database_sync_to_async(_refusal_text)(self.session_id, user, verdict)
+                await self._end(verdict, text)
                 return
             self.live = verdict
             pair = relay.pair(self.session_id)
