@@ -3,7 +3,7 @@
 A gateway sends ``audit.digest`` over its control link (site_gateway/site_digest.py): its audit
 chain head, a time window, and frames served per session id and user pseudonym. Central checks the
 message (bounded, typed: ``digest_validate``), keeps the latest per site, notes a chain head that
-went backwards, and records one audit event per digest (``site_digest_record``). The console page
+went backwards, and records one audit event per changed digest (``site_digest_record``). The console page
 compares, per session, the site's count with the frames central relayed (``SessionRelayCount``,
 written when the browser's socket closes) and flags:
 
@@ -191,6 +191,15 @@ def site_digest_record(*, site_id: int, message: Mapping[str, Any]) -> SiteAudit
                 **({"chain_alert": alert, "chain_alert_at": now} if alert else {}),
             },
         )
+        unchanged = (
+            previous is not None
+            and (previous.head_seq, previous.head_hash) == (digest.head_seq, digest.head_hash)
+            and previous.sessions == digest.sessions
+        )
+        if unchanged:
+            # An idle site repeats itself every period: one event per change, not per minute
+            # (25 sites would otherwise add ~36 000 events a day). received_at still moves.
+            return stored
         audit_record(
             actor=None,
             action=AuditAction.SITE_AUDIT_DIGEST,

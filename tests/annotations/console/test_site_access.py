@@ -154,6 +154,13 @@ async def test_a_digest_is_stored_audited_and_compared_with_central(
         )
     ]
 
+    # The same digest again (an idle site, every period): received_at moves, no second event.
+    await gateway.control.send_to(text_data=json.dumps(digest))
+    await settle()
+    again = await sync_to_async(SiteAuditDigest.objects.get)(site=world.site)
+    assert again.received_at > stored.received_at
+    assert len(await events(AuditAction.SITE_AUDIT_DIGEST, site_id=world.site.pk)) == 1
+
     response = await sync_to_async(page)(world.admin)
     rows = rows_of(response, world.site.slug)
     assert (rows[sid].site_frames, rows[sid].central_frames, rows[sid].flags) == (3, 3, ())
