@@ -362,9 +362,11 @@ def site_access_rows(site: Site, digest: SiteAuditDigest | None) -> list[Session
 
 
 def _central_frames(session: SecureAccessSession) -> int:
-    try:
-        counts: SessionRelayCount = session.relay_count  # type: ignore[attr-defined]  # reverse 1:1
-    except SessionRelayCount.DoesNotExist:
+    # getattr, not attribute access: the reverse one-to-one raises RelatedObjectDoesNotExist (an
+    # AttributeError) when no count was written, and mypy's view of reverse relations differs
+    # between a cold and a warm cache.
+    counts: SessionRelayCount | None = getattr(session, "relay_count", None)
+    if counts is None:
         return 0
     return int(counts.frames_relayed + counts.frames_dropped)
 
