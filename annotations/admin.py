@@ -1,3 +1,11 @@
+"""Django's admin, as a read-only inspector.
+
+Users, roles, sites, custodians, projects and tasks change only through the services (the console,
+the API, the SDK), because those write the audit events. An edit here would not be audited — and
+guardian's object-permission pages would grant access no event records — so every model is view
+only: admins manage users, roles and sites on the console's pages.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,7 +13,6 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
-from guardian.admin import GuardedModelAdmin
 
 from annotations.models import (
     AuditEvent,
@@ -19,50 +26,67 @@ from annotations.models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(User)
-class RhinoUserAdmin(UserAdmin):  # type: ignore[type-arg]
+class RhinoUserAdmin(ReadOnlyAdmin, UserAdmin):  # type: ignore[type-arg]
     list_display = ("username", "pseudonym", "is_active", "is_staff", "last_login")
     readonly_fields = ("pseudonym",)
 
 
 @admin.register(Site)
-class SiteAdmin(GuardedModelAdmin):
+class SiteAdmin(ReadOnlyAdmin):
     list_display = ("name", "slug", "is_online", "last_seen_at", "gateway_version")
-    readonly_fields = ("is_online", "last_seen_at", "gateway_version", "enrolled_at")
 
 
 @admin.register(Project)
-class ProjectAdmin(GuardedModelAdmin):
+class ProjectAdmin(ReadOnlyAdmin):
     list_display = ("name", "slug", "created_at")
-    filter_horizontal = ("leads", "members", "sites")
 
 
 class LabelEntryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = LabelEntry
     extra = 0
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(LabelSchema)
-class LabelSchemaAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LabelSchemaAdmin(ReadOnlyAdmin):
     list_display = ("project", "version", "created_at")
     inlines = [LabelEntryInline]
 
 
 @admin.register(Task)
-class TaskAdmin(GuardedModelAdmin):
+class TaskAdmin(ReadOnlyAdmin):
     list_display = ("id", "project", "site", "assignee", "status", "due_date")
     list_filter = ("status", "project", "site")
 
 
 @admin.register(SecureAccessSession)
-class SecureAccessSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SecureAccessSessionAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "task", "created_at", "expires_at", "closed_at", "close_reason")
-    readonly_fields = [f.name for f in SecureAccessSession._meta.fields]
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Read-only: the audit log is append-only and written by services alone."""
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log is append-only and written by services alone."""
 
     list_display = (
         "seq",
@@ -75,14 +99,4 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     )
     list_filter = ("action", "outcome")
     search_fields = ("actor_name", "action", "object_id")
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
     show_full_result_count = False  # COUNT(*) over millions of rows on every page is not free
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

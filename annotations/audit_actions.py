@@ -16,6 +16,10 @@ class AuditAction(enum.StrEnum):
     USER_LOGOUT = "user.logout"
     USER_ROLES_CHANGE = "user.roles_change"
     USER_PREFERENCES_UPDATE = "user.preferences_update"
+    USER_CREATE = "user.create"
+    USER_DEACTIVATE = "user.deactivate"
+    USER_REACTIVATE = "user.reactivate"
+    USER_PASSWORD_SET = "user.password_set"  # noqa: S105  (an action name, not a secret)
     SITE_CREATE = "site.create"
     SITE_UPDATE = "site.update"
     SITE_KEY_REGISTER = "site.key_register"
@@ -71,6 +75,7 @@ _OBJ_SECURITY = ("110135", "DCM", "Object Security Attributes Changed")
 _ROLES = ("110136", "DCM", "Security Roles Changed")
 _SEC_CONFIG = ("110129", "DCM", "Security Configuration")
 _NODE_AUTH = ("110126", "DCM", "Node Authentication")
+_USER_SECURITY = ("110137", "DCM", "User Security Attributes Changed")
 _RESTRICTED = ("110132", "DCM", "Use of Restricted Function")
 _AUDIT_USED = ("110101", "DCM", "Audit Log Used")
 _EXPORT = ("110106", "DCM", "Export")
@@ -85,6 +90,13 @@ DICOM_EVENT_CODES: dict[AuditAction, DicomEventCode] = {
     # An API token is a sign-in that outlives the request (the SDK's POST /api/auth/token/).
     AuditAction.USER_TOKEN_ISSUE: DicomEventCode(_AUTH, "E", ("110122", "DCM", "Login")),
     AuditAction.USER_ROLES_CHANGE: DicomEventCode(_ALERT, "U", _ROLES),
+    AuditAction.USER_CREATE: DicomEventCode(_ALERT, "C", _USER_SECURITY),
+    AuditAction.USER_DEACTIVATE: DicomEventCode(_ALERT, "U", _USER_SECURITY),
+    AuditAction.USER_REACTIVATE: DicomEventCode(_ALERT, "U", _USER_SECURITY),
+    AuditAction.USER_PASSWORD_SET: DicomEventCode(_ALERT, "U", _USER_SECURITY),
+    AuditAction.SITE_CREATE: DicomEventCode(_ALERT, "C", _SEC_CONFIG),
+    AuditAction.SITE_UPDATE: DicomEventCode(_ALERT, "U", _SEC_CONFIG),
+    AuditAction.SITE_DELETE: DicomEventCode(_ALERT, "D", _SEC_CONFIG),
     AuditAction.SITE_KEY_REGISTER: DicomEventCode(_ALERT, "U", _NODE_AUTH),
     AuditAction.SITE_PERMISSION_GRANT: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),
     AuditAction.SITE_PERMISSION_REVOKE: DicomEventCode(_ALERT, "U", _OBJ_SECURITY),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations.console import views
+from annotations.console import manage, views
 
 app_name = "console"
 
@@ -17,6 +17,18 @@ urlpatterns = [
     path("sessions/", views.sessions, name="sessions"),
     path("gateways/", views.gateways, name="gateways"),
     path("site-access/", views.site_access, name="site-access"),
+    path("users/", manage.users, name="users"),
+    path("users/new/", manage.user_create, name="user-create"),
+    path("users/<str:user_id>/", manage.user_detail, name="user"),
+    path("users/<str:user_id>/roles/", manage.user_roles, name="user-roles"),
+    path("users/<str:user_id>/password/", manage.user_password, name="user-password"),
+    path("users/<str:user_id>/active/", manage.user_active, name="user-active"),
+    path("sites/", manage.sites, name="sites"),
+    path("sites/new/", manage.site_create, name="site-create"),
+    path("sites/<str:site_id>/", manage.site_detail, name="site"),
+    path("sites/<str:site_id>/rename/", manage.site_rename, name="site-rename"),
+    path("sites/<str:site_id>/key/", manage.site_key, name="site-key"),
+    path("sites/<str:site_id>/custodians/", manage.site_custodians, name="site-custodians"),
 ]
 for _view in ("audit", "grants", "alerts"):
     urlpatterns += [

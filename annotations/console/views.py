@@ -99,7 +99,20 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _nav(current: str) -> list[dict[str, Any]]:
+_PAGES = (
+    ("audit", "Audit log"),
+    ("grants", "Grants and role changes"),
+    ("alerts", "Security alerts"),
+    ("sessions", "Active sessions"),
+    ("gateways", "Gateways"),
+    ("site-access", "Site access"),
+    ("sites", "Sites"),
+    ("users", "Users and roles"),
+)
+
+
+def nav(current: str, access: ConsoleAccess) -> list[dict[str, Any]]:
+    """The console's pages this user may open (users and roles: admins and auditors only)."""
     return [
         {
             "name": name,
@@ -107,14 +120,8 @@ def _nav(current: str) -> list[dict[str, Any]]:
             "url": reverse(f"console:{name}"),
             "current": name == current,
         }
-        for name, title in (
-            ("audit", "Audit log"),
-            ("grants", "Grants and role changes"),
-            ("alerts", "Security alerts"),
-            ("sessions", "Active sessions"),
-            ("gateways", "Gateways"),
-            ("site-access", "Site access"),
-        )
+        for name, title in _PAGES
+        if name != "users" or access.everything
     ]
 
 
@@ -154,7 +161,7 @@ def audit_log(request: HttpRequest, access: ConsoleAccess, *, view: str = "audit
     context: dict[str, Any] = {
         "access": access,
         "view": audit_view,
-        "nav": _nav(view),
+        "nav": nav(view, access),
         "action_choices": [
             (value, label)
             for value, label in ACTION_CHOICES
@@ -275,7 +282,7 @@ def sessions(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     ]
     context = {
         "access": access,
-        "nav": _nav("sessions"),
+        "nav": nav("sessions", access),
         "sessions": rows,
         "revoke_url_template": "/api/sessions/{id}/revoke/",
     }
@@ -296,7 +303,7 @@ def gateways(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     )
     context = {
         "access": access,
-        "nav": _nav("gateways"),
+        "nav": nav("gateways", access),
         "rows": rows,
         "silent_after_seconds": int(silent_after().total_seconds()),
     }
@@ -320,7 +327,7 @@ def site_access(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     )
     context = {
         "access": access,
-        "nav": _nav("site-access"),
+        "nav": nav("site-access", access),
         "sites": sites,
         "flag_labels": FLAG_LABELS,
         "tolerance_frames": TOLERANCE_FRAMES,

@@ -237,14 +237,21 @@ def session_expire_due(*, now: datetime.datetime | None = None) -> int:
     return count
 
 
-def sessions_close_for_user(*, user: User, reason: CloseReason = CloseReason.LOGGED_OUT) -> int:
+def sessions_close_for_user(*, user: User) -> int:
     """Sign-out ends the user's live sessions (their sockets close with 4401)."""
+    return sessions_end_for_user(user=user, actor=user, reason=CloseReason.LOGGED_OUT)
+
+
+def sessions_end_for_user(*, user: User, actor: User, reason: CloseReason) -> int:
+    """End every live session of ``user``: one event each (session.close when the user ends them
+    by signing out, session.revoke when an administrator does, e.g. deactivating the account)."""
+    action = AuditAction.SESSION_CLOSE if actor.pk == user.pk else AuditAction.SESSION_REVOKE
     live = SecureAccessSession.objects.filter(
         user=user, closed_at__isnull=True, expires_at__gt=timezone.now()
     )
     count = 0
     for session in live:
-        _end(actor=user, session=session, reason=reason, action=AuditAction.SESSION_CLOSE)
+        _end(actor=actor, session=session, reason=reason, action=action)
         count += 1
     return count
 

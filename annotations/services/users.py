@@ -5,21 +5,135 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from annotations.audit_actions import AuditAction
-from annotations.errors import DomainError
-from annotations.models import AuditOutcome, Role, User
+from annotations.errors import ConflictError, DomainError
+from annotations.models import AuditOutcome, CloseReason, Role, User
 from annotations.services.access import require_admin
 from annotations.services.audit import audit_record
+from annotations.services.sessions import sessions_end_for_user
+
+_USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
+
+
+def _validated_roles(roles: Iterable[str]) -> set[str]:
+    wanted = set(roles)
+    unknown = wanted - set(Role.values)
+    if unknown:
+        raise DomainError(
+            f"Unknown roles {sorted(unknown)}; valid: {sorted(Role.values)}.",
+            fields={"roles": [f"unknown role {name!r}" for name in sorted(unknown)]},
+        )
+    return wanted
+
+
+def _validated_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise DomainError("The password is too weak.", fields={"password": exc.messages}) from None
+
+
+def user_create(
+    *,
+    actor: User,
+    username: str,
+    password: str,
+    roles: Iterable[str] = (),
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+) -> User:
+    """A new account with its roles and an initial password the administrator hands over. The
+    event names the roles, never the password (nor its hash)."""
+    require_admin(actor=actor, action=AuditAction.USER_CREATE)
+    wanted = _validated_roles(roles)
+    if not _USERNAME_RE.match(username):
+        raise DomainError(
+            "A username is 1–150 letters, digits and @ . + - _ characters.",
+            fields={"username": ["Letters, digits and @ . + - _ only."]},
+        )
+    user = User(username=username, first_name=first_name, last_name=last_name, email=email)
+    _validated_password(password, user)
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            raise ConflictError(
+                f"A user named {username!r} exists.", fields={"username": ["Taken."]}
+            )
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get_or_create(name=name)[0] for name in sorted(wanted)])
+        audit_record(
+            actor=actor, action=AuditAction.USER_CREATE, obj=user,
+            detail={"roles": sorted(wanted)},
+        )  # fmt: skip
+    return user
+
+
+def user_set_password(*, actor: User, user: User, password: str) -> User:
+    """An administrator sets a new password (the user forgot theirs). Their API token is revoked
+    with it: a script holding the old token must sign in again."""
+    require_admin(actor=actor, action=AuditAction.USER_PASSWORD_SET, obj=user)
+    _validated_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        tokens, _ = Token.objects.filter(user=user).delete()
+        audit_record(
+            actor=actor, action=AuditAction.USER_PASSWORD_SET, obj=user,
+            detail={"tokens_revoked": tokens},
+        )  # fmt: skip
+    return user
+
+
+def user_deactivate(*, actor: User, user: User, reason: str) -> User:
+    """Stop an account at once: it can no longer sign in, its API token is deleted, its live
+    Secure Access sessions are revoked (each its own session.revoke event; the viewer says so)
+    and its viewer closes with "Access revoked". Rows that name the user (tasks, audit) stay."""
+    require_admin(actor=actor, action=AuditAction.USER_DEACTIVATE, obj=user)
+    if user.pk == actor.pk:
+        raise ConflictError("You cannot deactivate your own account; another administrator can.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not locked.is_active:
+            return locked  # already inactive: idempotent, nothing to audit
+        locked.is_active = False
+        locked.save(update_fields=["is_active"])
+        tokens, _ = Token.objects.filter(user=locked).delete()
+        audit_record(
+            actor=actor, action=AuditAction.USER_DEACTIVATE, obj=locked,
+            detail={"reason": reason[:200], "tokens_revoked": tokens},
+        )  # fmt: skip
+        # Its other sockets (the lead's progress board) re-read is_active within 15 s.
+        sessions_end_for_user(user=locked, actor=actor, reason=CloseReason.REVOKED)
+    return locked
+
+
+def user_reactivate(*, actor: User, user: User) -> User:
+    require_admin(actor=actor, action=AuditAction.USER_REACTIVATE, obj=user)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_active:
+            return locked
+        locked.is_active = True
+        locked.save(update_fields=["is_active"])
+        audit_record(actor=actor, action=AuditAction.USER_REACTIVATE, obj=locked)
+    return locked
 
 
 def user_set_roles(*, actor: User, user: User, roles: Iterable[str]) -> User:
     require_admin(actor=actor, action=AuditAction.USER_ROLES_CHANGE, obj=user)
-    wanted = set(roles)
-    unknown = wanted - set(Role.values)
-    if unknown:
-        raise DomainError(f"Unknown roles {sorted(unknown)}; valid: {sorted(Role.values)}.")
+    wanted = _validated_roles(roles)
+    if user.pk == actor.pk and Role.ADMIN.value not in wanted and not actor.is_superuser:
+        # Otherwise the last administrator could lock everyone out of the console.
+        raise ConflictError(
+            "You cannot remove your own administrator role; another administrator can.",
+            fields={"roles": ["Keep 'admin' on your own account."]},
+        )
     with transaction.atomic():
         before = sorted(user.groups.values_list("name", flat=True))
         groups = [Group.objects.get_or_create(name=name)[0] for name in sorted(wanted)]

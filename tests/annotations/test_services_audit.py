@@ -10,12 +10,17 @@ import pytest
 
 from annotations.audit_actions import AuditAction
 from annotations.errors import PermissionDeniedError
-from annotations.models import AuditEvent, AuditOutcome, Project, Site, Task
+from annotations.models import AuditEvent, AuditOutcome, Project, Site, Task, User
 from annotations.services import projects, selections, sites, tasks, tokens, users
 from tests.annotations.conftest import SCHEMA_ENTRIES, World, series_handle
 from tests.annotations.lead.conftest import bare_selection, study_handle
 
 Call = Callable[[World], Any]
+
+
+def _inactive(user: User) -> User:
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    return user
 
 SERVICES: list[tuple[str, AuditAction, str, Call]] = [
     ("site_create", AuditAction.SITE_CREATE, "admin", lambda w: sites.site_create(actor=w.admin, name="X", slug="x")),
@@ -57,6 +62,15 @@ SERVICES: list[tuple[str, AuditAction, str, Call]] = [
     ("task_delete", AuditAction.TASK_DELETE, "lead", lambda w: tasks.task_delete(actor=w.lead, task=w.task)),
     ("user_set_roles", AuditAction.USER_ROLES_CHANGE, "admin",
      lambda w: users.user_set_roles(actor=w.admin, user=w.outsider, roles=["annotator", "auditor"])),
+    ("user_create", AuditAction.USER_CREATE, "admin",
+     lambda w: users.user_create(actor=w.admin, username="new", password="a long enough passphrase 7")),
+    ("user_set_password", AuditAction.USER_PASSWORD_SET, "admin",
+     lambda w: users.user_set_password(actor=w.admin, user=w.lead, password="a long enough passphrase 7")),
+    # No live session here; with one, each is revoked with its own session.revoke event.
+    ("user_deactivate", AuditAction.USER_DEACTIVATE, "admin",
+     lambda w: users.user_deactivate(actor=w.admin, user=w.outsider, reason="left")),
+    ("user_reactivate", AuditAction.USER_REACTIVATE, "admin",
+     lambda w: users.user_reactivate(actor=w.admin, user=_inactive(w.outsider))),
     ("user_update_preferences", AuditAction.USER_PREFERENCES_UPDATE, "annotator",
      lambda w: users.user_update_preferences(actor=w.annotator, preferences={"shortcuts": {"rectangle": "q"}})),
     ("selection_record", AuditAction.SELECTION_RECORD, "lead",

@@ -364,3 +364,66 @@ def test_gateways_go_offline_and_their_digest_matches_what_central_relayed(
         assert admin.get_by_test_id("digest").first.inner_text().startswith("Chain head #")
     finally:
         admin_context.close()
+
+
+def test_admin_manages_users_roles_and_sites(world: World, live_server: Any, page: Any) -> None:
+    """Issue 9, "admins manage users, roles and sites": through the console's own forms, each
+    change the audited service's event."""
+    sign_in(page, live_server.url, "admin")
+    page.get_by_role("link", name="Console").click()
+    page.get_by_role("link", name="Users and roles").click()
+    page.wait_for_url(re.compile(r"/console/users/$"))
+
+    new_user = page.get_by_role("form", name="New user")
+    page.get_by_text("New user", exact=True).click()
+    new_user.get_by_label("Username").fill("reader9")
+    new_user.get_by_label("First name").fill("Ada <b>")
+    new_user.get_by_label("Annotator (radiologist)").check()
+    new_user.get_by_label("Initial password").fill("a long enough passphrase 7")
+    new_user.get_by_role("button", name="Create user").click()
+    page.wait_for_url(re.compile(r"/console/users/$"))
+    assert "Created reader9" in page.get_by_role("status").inner_text()
+    row = page.locator('tr[data-user="reader9"]')
+    assert row.get_by_test_id("roles").inner_text() == "Annotator (radiologist)"
+    assert row.locator("td").first.inner_text() == "Ada <b>"  # text, never markup
+
+    row.get_by_role("link", name="reader9").click()
+    roles = page.get_by_role("form", name="Roles")
+    roles.get_by_label("Auditor").check()
+    roles.get_by_role("button", name="Save roles").click()
+    assert page.get_by_role("status").inner_text() == "Roles of reader9 saved."
+    reader = User.objects.get(username="reader9")
+    assert set(reader.groups.values_list("name", flat=True)) == {"annotator", "auditor"}
+
+    deactivate = page.get_by_role("form", name="Deactivate")
+    deactivate.get_by_label("Reason").fill("left the project")
+    deactivate.get_by_role("button", name="Deactivate").click()
+    assert page.get_by_test_id("active").inner_text().startswith("inactive")
+    assert not User.objects.get(pk=reader.pk).is_active
+
+    page.get_by_role("link", name="Sites").click()
+    page.get_by_text("New site", exact=True).click()
+    new_site = page.get_by_role("form", name="New site")
+    new_site.get_by_label("Name").fill("Hospital C")
+    new_site.get_by_label("Slug").fill("hospital-c")
+    new_site.get_by_role("button", name="Create site").click()
+    page.locator('tr[data-site="hospital-c"]').get_by_role("link", name="Hospital C").click()
+    add = page.get_by_role("form", name="Add a custodian")
+    add.get_by_label("User with the site custodian role").select_option(label="custodian")
+    add.get_by_role("button", name="Add custodian").click()
+    assert "custodian is now a custodian of Hospital C" in page.get_by_role("status").inner_text()
+    assert page.locator("#custodians li").first.inner_text().startswith("custodian")
+
+    actions = list(
+        AuditEvent.objects.filter(actor_id=world.admin.pk)
+        .exclude(action__in=["audit.read", "user.login"])
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions[-5:] == [
+        "user.create",
+        "user.roles_change",
+        "user.deactivate",
+        "site.create",
+        "site.permission_grant",
+    ]
