@@ -36,11 +36,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz_sites(request: HttpRequest) -> JsonResponse:
-    """How many sites' gateways are connected: for staff, and for the demo (DEBUG) launcher."""
+    """How many enrolled sites' gateways are connected: for staff, and for the demo (DEBUG)
+    launcher. A site without a registered key cannot connect: it is counted apart, not as
+    offline, so "offline": 0 means every gateway that could be here is."""
     if not (settings.DEBUG or (request.user.is_authenticated and request.user.is_staff)):
         return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
-    online = Site.objects.filter(is_online=True).count()
-    return JsonResponse({"online": online, "offline": Site.objects.count() - online})
+    enrolled = Site.objects.exclude(gateway_public_key="")
+    online = enrolled.filter(is_online=True).count()
+    return JsonResponse(
+        {
+            "online": online,
+            "offline": enrolled.count() - online,
+            "not_enrolled": Site.objects.filter(gateway_public_key="").count(),
+        }
+    )
 
 
 @require_GET

@@ -80,3 +80,21 @@ def test_pages_need_sign_in_and_api_docs_are_served(seeded) -> None:
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/tasks/" in schema.content
     assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_healthz_sites_counts_enrolled_gateways_only(seeded, settings) -> None:
+    """What the demo launcher and the browser tests wait on: "offline": 0 once every gateway that
+    can connect has; a site without a key (it cannot connect) does not hold that up forever."""
+    settings.DEBUG = True
+    Site.objects.update(gateway_public_key="A" * 43 + "=")  # what `demo prepare` registers
+    enrolled = Site.objects.exclude(gateway_public_key="")
+    assert enrolled.exists()
+    enrolled.update(is_online=False)
+    Site.objects.create(name="Not yet", slug="not-yet")
+    counts = Client().get("/healthz/sites").json()
+    assert counts == {"online": 0, "offline": enrolled.count(), "not_enrolled": 1}
+    enrolled.update(is_online=True)
+    counts = Client().get("/healthz/sites").json()
+    assert counts == {"online": enrolled.count(), "offline": 0, "not_enrolled": 1}
+    settings.DEBUG = False
+    assert Client().get("/healthz/sites").status_code == 404

@@ -461,3 +461,15 @@ def test_django_admin_is_read_only(world: World, make_user: Callable[..., User])
     assert client.get(
         f"/admin/annotations/project/{world.project.pk}/permissions/"
     ).status_code in (302, 404)
+
+
+def test_the_console_link_is_shown_to_those_the_console_serves(
+    world: World, client_for: ClientFor
+) -> None:
+    def has_link(user: User) -> bool:
+        body = client_for(user).get("/").content.decode()
+        return 'href="/console/audit/">Console</a>' in body
+
+    assert has_link(world.admin) and has_link(world.auditor) and has_link(world.custodian)
+    assert has_link(world.lead)  # their projects' events and sessions
+    assert not has_link(world.annotator) and not has_link(world.outsider)
