@@ -22,6 +22,7 @@ def _inactive(user: User) -> User:
     User.objects.filter(pk=user.pk).update(is_active=False)
     return user
 
+
 SERVICES: list[tuple[str, AuditAction, str, Call]] = [
     ("site_create", AuditAction.SITE_CREATE, "admin", lambda w: sites.site_create(actor=w.admin, name="X", slug="x")),
     ("site_rename", AuditAction.SITE_UPDATE, "custodian", lambda w: sites.site_rename(actor=w.custodian, site=w.site, name="Y")),
