@@ -90,12 +90,14 @@ class MessageType(enum.StrEnum):
     BROWSE_QUERY = "browse.query"
     BROWSE_THUMBNAIL = "browse.thumbnail"
     SELECTION_WRITE = "selection.write"
+    SELECTION_WITHDRAW = "selection.withdraw"
     AGREEMENT_QUERY = "agreement.query"
     LABELS_QUERY = "labels.query"
     # gateway → central, control link: the replies
     BROWSE_RESULT = "browse.result"
     THUMBNAIL_RESULT = "thumbnail.result"
     SELECTION_WRITTEN = "selection.written"
+    SELECTION_WITHDRAWN = "selection.withdrawn"
     AGREEMENT_RESULT = "agreement.result"
     LABELS_RESULT = "labels.result"
     # central → browser
@@ -132,7 +134,7 @@ class SiteAct(enum.StrEnum):
     """What a site-request grant allows (a lead's requests over the control link, no session)."""
 
     BROWSE = "browse"  # query the PACS for studies and series, render thumbnails
-    SELECT = "select"  # write the lead's selection back as a Key Object Selection document
+    SELECT = "select"  # write (or withdraw) the lead's selection as Key Object Selection documents
     AGREEMENT = "agreement"  # compare the readers' labels of a series (numbers only)
     COUNT = "count"  # count the readers' labels per label, for the progress board (numbers only)
 
@@ -142,6 +144,7 @@ SITE_REQUESTS: Final[Mapping[str, tuple[SiteAct, str]]] = {
     MessageType.BROWSE_QUERY: (SiteAct.BROWSE, MessageType.BROWSE_RESULT),
     MessageType.BROWSE_THUMBNAIL: (SiteAct.BROWSE, MessageType.THUMBNAIL_RESULT),
     MessageType.SELECTION_WRITE: (SiteAct.SELECT, MessageType.SELECTION_WRITTEN),
+    MessageType.SELECTION_WITHDRAW: (SiteAct.SELECT, MessageType.SELECTION_WITHDRAWN),
     MessageType.AGREEMENT_QUERY: (SiteAct.AGREEMENT, MessageType.AGREEMENT_RESULT),
     MessageType.LABELS_QUERY: (SiteAct.COUNT, MessageType.LABELS_RESULT),
 }

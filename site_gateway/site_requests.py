@@ -1,7 +1,7 @@
 """Site requests: central asks, over the control link, on a lead's behalf; the gateway answers.
 
-Every request (``browse.query``, ``browse.thumbnail``, ``selection.write``, ``agreement.query``,
-``labels.query``) carries a ``request`` id and a site-request grant signed by central
+Every request (``browse.query``, ``browse.thumbnail``, ``selection.write``, ``selection.withdraw``,
+``agreement.query``, ``labels.query``) carries a ``request`` id and a site-request grant signed by central
 (``grants.verify_site_request``).
 Nothing is done before the grant checks out: central's signature, validity, this site, the request
 id it is bound to, single use, the act the request needs, and the site's own policy (the projects
@@ -47,8 +47,9 @@ log = logging.getLogger("site_gateway.site_requests")
 
 SITE_REQUEST_AUDIT: Final = "site.request"
 MAX_SELECTION_SERIES: Final = 500
-# How long a selection.write waits for the KOS to reach the PACS before it answers "saved at
-# site"; the final state follows as a second selection.written with the same request id.
+# How long a selection.write (selection.withdraw) waits for its KOS (rejection notes) to reach the
+# PACS before it answers "saved at site"; the final state follows as a second selection.written
+# (selection.withdrawn) with the same request id.
 SELECTION_WAIT_SECONDS: Final = 5.0
 SELECTION_FOLLOW_SECONDS: Final = 600.0
 
@@ -212,6 +213,8 @@ class SiteRequests:
             return found, {"series": [series], "index": found["index"], "size": size}
         if kind == MessageType.SELECTION_WRITE:
             return await self._selection_write(grant, message)
+        if kind == MessageType.SELECTION_WITHDRAW:
+            return await self._selection_withdraw(grant, message)
         if kind == MessageType.AGREEMENT_QUERY:
             series = require_handle(message, "series", HandleKind.SERIES)
             tasks = message.get("tasks")
@@ -240,15 +243,10 @@ class SiteRequests:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Write the selection; a refusal is answered as ``selection.written`` with state
         ``failed`` and its code, so that central can mark exactly those selections."""
-        raw_series = message.get("series")
         series: list[str] = []
         decision = message.get("decision")
         try:
-            if not isinstance(raw_series, list) or not 1 <= len(raw_series) <= MAX_SELECTION_SERIES:
-                raise ProtocolError(
-                    ErrorCode.BAD_MESSAGE, f"series is a list of 1…{MAX_SELECTION_SERIES} handles"
-                )
-            series = [require_handle({"s": h}, "s", HandleKind.SERIES) for h in raw_series]
+            series = _series_of(message)
             reason = message.get("reason")
             if not isinstance(reason, dict) or not isinstance(decision, str):
                 raise ProtocolError(
@@ -281,8 +279,46 @@ class SiteRequests:
         }
         if state is LabelState.SAVED_AT_SITE:
             request = request_id_of(message)
-            self._spawn(self._follow_selection(dict(body), request))
+            self._spawn(self._follow_selection(MessageType.SELECTION_WRITTEN, dict(body), request))
         return body, {"series": series, "decision": decision, "revision": revision.revision}
+
+    # -- selection.withdraw ------------------------------------------------------------------
+
+    async def _selection_withdraw(
+        self, grant: SiteRequestGrant, message: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Withdraw the grant's project's selection of these series: their KOS are rejected
+        (IHE IOCM) and the other series those KOS listed re-issued (``labels/selections.py``).
+        Answered ``selection.withdrawn``; a refusal (``bad_message``, ``not_found`` for a series
+        no selection of the project at this site listed) is state ``failed`` with its code, and
+        nothing is written."""
+        series: list[str] = []
+        try:
+            series = _series_of(message)
+            revision = await self.labels.withdraw_series(
+                project=grant.project, lead=grant.user, series=series
+            )
+        except (ProtocolError, LabelInvalidError) as exc:
+            failed = {
+                "project": grant.project, "series": series, "state": LabelState.FAILED.value,
+                "code": exc.code, "message": exc.message,
+            }  # fmt: skip
+            return failed, {"series": series, "code": exc.code}
+        state = await self._selection_state(
+            grant.project, revision.revision, SELECTION_WAIT_SECONDS
+        )
+        body = {
+            "project": grant.project,
+            "series": series,
+            "revision": revision.revision,
+            "state": state.value,
+        }
+        if state is LabelState.SAVED_AT_SITE:
+            request = request_id_of(message)
+            self._spawn(
+                self._follow_selection(MessageType.SELECTION_WITHDRAWN, dict(body), request)
+            )
+        return body, {"series": series, "withdrawn": True, "revision": revision.revision}
 
     async def _selection_state(self, project: str, revision: int, wait: float) -> LabelState:
         deadline = time.monotonic() + wait
@@ -293,17 +329,29 @@ class SiteRequests:
                 return found.state
             await asyncio.sleep(0.1)
 
-    async def _follow_selection(self, body: dict[str, Any], request: str | None) -> None:
-        """Tell central the final state of a KOS that was still on its way to the PACS."""
+    async def _follow_selection(
+        self, reply_type: MessageType, body: dict[str, Any], request: str | None
+    ) -> None:
+        """Tell central the final state of a KOS (or rejection note) still on its way to the
+        PACS."""
         with contextlib.suppress(asyncio.CancelledError):
             state = await self._selection_state(
                 body["project"], body["revision"], SELECTION_FOLLOW_SECONDS
             )
             if state is not LabelState.SAVED_AT_SITE:
                 await self._send_reply(
-                    {"type": MessageType.SELECTION_WRITTEN, "request": request, **body,
-                     "state": state.value}
+                    {"type": reply_type, "request": request, **body, "state": state.value}
                 )  # fmt: skip
+
+
+def _series_of(message: Mapping[str, Any]) -> list[str]:
+    """The request's ``series``: 1…MAX_SELECTION_SERIES series handles (``bad_message``)."""
+    raw = message.get("series")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SELECTION_SERIES:
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, f"series is a list of 1…{MAX_SELECTION_SERIES} handles"
+        )
+    return [require_handle({"s": h}, "s", HandleKind.SERIES) for h in raw]
 
 
 def vars_of(query: object) -> dict[str, Any]:

@@ -167,13 +167,16 @@ def build_rejection_note(
     series_instance_uid: str,
     instance_number: int = 1,
     series_number: int = KOS_SERIES_NUMBER,
+    series_description: str | None = None,
 ) -> hd.ko.KeyObjectSelectionDocument:
     """An IHE IOCM rejection note: a KOS titled (113001, DCM, "Rejected for Quality Reasons")
-    listing write-back objects that no longer hold the reader's labels (every label of that kind
-    was deleted), so the PACS hides them and a read-back does not resurrect them.
+    listing write-back objects that are no longer right: SR/SEG that no longer hold the reader's
+    labels (every label of that kind was deleted), so the PACS hides them and a read-back does not
+    resurrect them, or selection KOS whose series the lead withdrew or re-decided.
 
     Only for the gateway's own write-back objects: the lead's exclusions are never rejection notes
-    (see ``document_title``). ``rejected`` must all belong to ``study``.
+    (see ``document_title``). ``rejected`` must all belong to ``study``. ``series_description``
+    defaults to "Rhino withdrawn labels <project>".
     """
     if not isinstance(study, SourceImage):
         raise WritebackError(E.UNKNOWN_SOURCE, "study must be a SourceImage of the study")
@@ -224,7 +227,9 @@ def build_rejection_note(
         sop_instance_uid=sop_instance_uid,
         instance_number=instance_number,
         manufacturer=provenance.software_name,
-        series_description=f"Rhino withdrawn labels {provenance.project}"[:64],
+        series_description=(series_description or f"Rhino withdrawn labels {provenance.project}")[
+            :64
+        ],
         content_date=when.date(),
         content_time=when.time().replace(tzinfo=None),
         **charset,

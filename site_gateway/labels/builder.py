@@ -37,6 +37,7 @@ from imaging.dicom_out import (
 )
 from site_gateway.labels.document import schema_labels, to_shapes
 from site_gateway.labels.outbox import SOP_CLASSES, Outbox, OutboxRow
+from site_gateway.labels.selections import item_reason
 from site_gateway.labels.store import LabelStore, Revision
 from site_gateway.link import GATEWAY_VERSION
 
@@ -114,7 +115,7 @@ def _build_kos(
         for s in chosen
     ]
     study = store.headers([chosen[0]["study_sop"]])[chosen[0]["study_sop"]]
-    raw = payload["reason"]
+    raw = item_reason(chosen[0], payload)  # one reason per KOS (its stream's)
     code = raw.get("code")
     reason = SelectionReason(
         raw["decision"],
@@ -129,25 +130,40 @@ def _build_kos(
 def _build_rejection(
     row: OutboxRow, revision: Revision, store: LabelStore, common: dict[str, Any]
 ) -> Dataset:
-    """The rejection note of a stream whose labels were all deleted: it lists the stream's
-    earlier objects; the study's patient and study modules come from their source images."""
+    """The rejection note of a stream whose labels were all deleted (it lists the stream's
+    earlier objects), or of selection KOS that a withdrawal or a new decision made wrong
+    (``selections.py``); the study's patient and study modules come from their source images."""
     outbox = Outbox(store.db, store.lock)
     rejected = [r for uid in row.members if (r := outbox.get(uid)) is not None]
     sources: list[str] = []
     for old in rejected:
         members = set(old.members)
-        sources += [r.sop_uid for r in store.revision(old.subject, old.revision).records
-                    if r.uid in members]  # fmt: skip
+        earlier = store.revision(old.subject, old.revision)
+        if old.kind == "kos":
+            sources += [s["study_sop"] for s in json.loads(earlier.payload)["series"]
+                        if s["handle"] in members]  # fmt: skip
+        else:
+            sources += [r.sop_uid for r in earlier.records if r.uid in members]
     headers = store.headers(sorted(set(sources)))
     if not rejected or not headers:
         raise WritebackError(
             WritebackErrorCode.UNKNOWN_SOURCE, "the objects to reject are not in the label store"
         )
     common.pop("supersedes")
+    if all(r.kind == "kos" for r in rejected):
+        explanation = (
+            f"Superseded: revision {revision.revision} of the series selection withdrew or "
+            "re-decided a series these selections list"
+        )
+        description = f"Rhino withdrawn selection {revision.project}"
+    else:
+        explanation = f"Withdrawn: revision {revision.revision} of the labels no longer has them"
+        description = f"Rhino withdrawn labels {revision.project}"
     return build_rejection_note(
         [Superseded(r.study_uid, r.series_uid, SOP_CLASSES[r.kind], r.sop_uid) for r in rejected],
         study=SourceImage(headers[min(headers)]),
-        explanation=f"Withdrawn: revision {revision.revision} of the labels no longer has them",
+        explanation=explanation,
+        series_description=description,
         **common,
     )
 

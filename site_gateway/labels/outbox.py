@@ -145,13 +145,17 @@ def enqueue(
             sop_uid = previous[0]  # same content already on its way: no new instance
         else:
             sop_uid = item.sop_uid
+            # A selection adds to what earlier KOS of its stream list: a new KOS replaces the
+            # previous one only when that one was rejected (selections.py re-issues it).
+            supersedes = None if item.kind == "kos" and not retired else previous
             db.execute(
                 "INSERT INTO outbox (sop_uid, subject, revision, kind, stream, study_uid, "
                 "series_uid, supersedes, group_hash, members, state, attempts, next_at, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (
                     sop_uid, subject, revision, item.kind, item.stream, item.study_uid,
-                    item.series_uid, None if previous is None else previous[0], item.group_hash,
+                    item.series_uid, None if supersedes is None else supersedes[0],
+                    item.group_hash,
                     json.dumps(list(item.members)), PENDING, now, now,
                 ),
             )  # fmt: skip
@@ -198,22 +202,41 @@ def retire_dropped(
         ]
         already = _rejected(db, stream)
         to_reject = [uid for uid in objects if uid not in already]
-        if not to_reject:
-            continue
-        notes = stream + RETIRED_SUFFIX
-        sop_uid = derive_uid(f"{notes}/{epoch}/{revision}")
-        db.execute(
-            "INSERT INTO outbox (sop_uid, subject, revision, kind, stream, study_uid, "
-            "series_uid, supersedes, group_hash, members, state, attempts, next_at, "
-            "created_at) VALUES (?, ?, ?, 'retire', ?, ?, ?, NULL, ?, ?, ?, 0, ?, ?)",
-            (
-                sop_uid, subject, revision, notes, study_uid, derive_uid(notes),
-                content_hash(to_reject), json.dumps(to_reject), PENDING, now, now,
-            ),
-        )  # fmt: skip
-        db.execute(
-            "INSERT OR IGNORE INTO revision_objects VALUES (?, ?, ?)", (subject, revision, sop_uid)
-        )
+        if to_reject:
+            queue_rejection(
+                db, subject, revision, stream, study_uid, to_reject, epoch=epoch, now=now
+            )
+
+
+def queue_rejection(
+    db: sqlite3.Connection,
+    subject: str,
+    revision: int,
+    stream: str,
+    study_uid: str,
+    to_reject: Sequence[str],
+    *,
+    epoch: str,
+    now: float,
+) -> str:
+    """Insert the rejection note (kind ``retire``) of ``revision`` listing ``to_reject``, objects
+    of ``stream`` (one study), in the stream's ``/retired`` series; returns its SOP Instance UID."""
+    notes = stream + RETIRED_SUFFIX
+    sop_uid = derive_uid(f"{notes}/{epoch}/{revision}")
+    db.execute(
+        "INSERT INTO outbox (sop_uid, subject, revision, kind, stream, study_uid, "
+        "series_uid, supersedes, group_hash, members, state, attempts, next_at, "
+        "created_at) VALUES (?, ?, ?, 'retire', ?, ?, ?, NULL, ?, ?, ?, 0, ?, ?)",
+        (
+            sop_uid, subject, revision, notes, study_uid, derive_uid(notes),
+            content_hash([{"rejected": list(to_reject)}]), json.dumps(list(to_reject)), PENDING,
+            now, now,
+        ),
+    )  # fmt: skip
+    db.execute(
+        "INSERT OR IGNORE INTO revision_objects VALUES (?, ?, ?)", (subject, revision, sop_uid)
+    )
+    return sop_uid
 
 
 class Outbox:

@@ -22,10 +22,8 @@ from site_gateway.labels.delivery import DeliveryWorker, RetryPolicy
 from site_gateway.labels.document import (
     LabelInvalidError,
     LabelLimits,
-    content_hash,
     validate_document,
 )
-from site_gateway.labels.outbox import PlannedObject
 from site_gateway.labels.readback import load_from_pacs, load_from_store
 from site_gateway.labels.sources import SourceError, SourceLookup
 from site_gateway.labels.store import LabelConflictError, LabelStore, Revision, task_subject
@@ -320,8 +318,10 @@ class LabelService:
         """Record the lead's selection at the site and queue its Key Object Selection document(s).
 
         ``series`` are series handles; ``code`` is an optional coded reason
-        ``{"value", "scheme", "meaning"}``. One KOS per study (TID 2010 lists one study's
-        instances). Raises ``LabelInvalidError`` for an unknown series or a bad reason.
+        ``{"value", "scheme", "meaning"}``. One KOS per study and reason (TID 2010 lists one
+        study's instances); earlier KOS listing these series with another decision or reason are
+        retired (``selections.py``). Raises ``LabelInvalidError`` for an unknown series or a bad
+        reason.
         """
         from imaging.dicom_out import Concept, SelectionReason, WritebackError
 
@@ -337,6 +337,7 @@ class LabelService:
             ) from None
         if not series or len(set(series)) != len(series):
             raise LabelInvalidError("malformed", "select one or more distinct series")
+        reason = {"decision": decision, "text": text, "code": dict(code) if code else None}
         items: list[dict[str, Any]] = []
         headers: dict[str, Any] = {}
         try:
@@ -351,39 +352,50 @@ class LabelService:
                         "series_uid": found.series_uid,
                         "study_sop": first.sop_uid,
                         "instances": [list(i) for i in found.instances],
+                        "reason": reason,
                     }
                 )
         except SourceError as exc:
             raise LabelInvalidError(exc.detail, exc.message, code=ErrorCode.NOT_FOUND) from None
-        payload = {
-            "series": items,
-            "reason": {"decision": decision, "text": text, "code": dict(code) if code else None},
-            "lead": lead,
-        }
-        studies: dict[str, list[dict[str, Any]]] = {}
-        for item in items:
-            studies.setdefault(item["study_uid"], []).append(item)
-        planned = [
-            PlannedObject(
-                kind="kos",
-                stream=f"{self.store.site}/selection/{project}/{study_uid}",
-                study_uid=study_uid,
-                group_hash=content_hash([{"payload": payload, "study": study_uid}]),
-                members=tuple(i["handle"] for i in group),
-                epoch=self.store.epoch,
-            )
-            for study_uid, group in sorted(studies.items())
-        ]
         revision = await asyncio.to_thread(
             self.store.save_selection,
             project=project,
             lead=lead,
-            payload=payload,
+            series=items,
             headers=headers,
-            planned=planned,
-            content_hash=content_hash([payload]),
-            count=sum(len(i["instances"]) for i in items),
             saved_at=self._clock(),
         )
+        revision = await self._settle(revision)
         self.worker.wake()
         return revision
+
+    async def withdraw_series(self, *, project: str, lead: str, series: Sequence[str]) -> Revision:
+        """Withdraw the lead's selection of ``series`` (handles) at the site: every KOS of the
+        project listing one of them is rejected and the other series they listed re-issued
+        (``selections.supersede``). Needs neither the PACS nor the cache. Raises
+        ``LabelInvalidError`` for a repeated handle or one no selection of the project listed."""
+        if not series or len(set(series)) != len(series):
+            raise LabelInvalidError("malformed", "withdraw one or more distinct series")
+        revision = await asyncio.to_thread(
+            self.store.save_selection,
+            project=project,
+            lead=lead,
+            withdrawn=list(series),
+            saved_at=self._clock(),
+        )
+        revision = await self._settle(revision)
+        self.worker.wake()
+        return revision
+
+    async def _settle(self, revision: Revision) -> Revision:
+        """A selection revision whose objects are all stored already (a repeated withdrawal, a
+        selection made again) has its final state now: no delivery will touch it."""
+        state, reason = await asyncio.to_thread(
+            self.worker.outbox.revision_state, revision.subject, revision.revision
+        )
+        if state is LabelState.SAVED_AT_SITE:
+            return revision
+        await asyncio.to_thread(
+            self.store.set_state, revision.subject, revision.revision, state, reason
+        )
+        return await asyncio.to_thread(self.store.revision, revision.subject, revision.revision)

@@ -26,8 +26,14 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from site_gateway.labels.document import LabelRecord, ValidatedDocument, records_payload
+from site_gateway.labels.document import (
+    LabelRecord,
+    ValidatedDocument,
+    content_hash,
+    records_payload,
+)
 from site_gateway.labels.outbox import enqueue, plan_task, retire_dropped
+from site_gateway.labels.selections import plan_selection, supersede
 from site_gateway.labels.sources import header_bytes, header_from_bytes
 from site_gateway.protocol import LabelState
 
@@ -212,23 +218,35 @@ class LabelStore:
         *,
         project: str,
         lead: str,
-        payload: Mapping[str, Any],
-        headers: Mapping[str, Dataset],
-        planned: Sequence[Any],
-        content_hash: str,
-        count: int,
+        series: Sequence[Mapping[str, Any]] = (),
+        withdrawn: Sequence[str] = (),
+        headers: Mapping[str, Dataset] | None = None,
         saved_at: float | None = None,
     ) -> Revision:
+        """Append a selection revision: select ``series`` (items with their ``reason``) and/or
+        withdraw the ``withdrawn`` handles, retiring and re-issuing earlier KOS as
+        ``selections.supersede`` says, with its KOS rows, all in one transaction."""
         subject = selection_subject(project)
         saved_at = time.time() if saved_at is None else saved_at
         with self.transaction() as db:
             revision = (self._latest_number(db, subject) or 0) + 1
+            reissued = supersede(
+                db, subject, revision, selected=series, withdrawn=withdrawn, epoch=self.epoch,
+                now=saved_at,
+            )  # fmt: skip
+            items = [*series, *reissued]
+            payload = {"series": items, "withdrawn": list(withdrawn), "lead": lead}
             self._insert_revision(
                 db, subject, revision, None, json.dumps(payload, separators=(",", ":")),
-                content_hash, count, lead, "lead", project, "-", {}, saved_at,
+                content_hash([payload]), sum(len(i["instances"]) for i in items), lead, "lead",
+                project, "-", {}, saved_at,
             )  # fmt: skip
-            self._insert_sources(db, headers)
-            enqueue(db, subject, revision, [p.for_revision(revision) for p in planned], saved_at)
+            self._insert_sources(db, headers or {})
+            planned = plan_selection(
+                site=self.site, epoch=self.epoch, project=project, revision=revision,
+                items=items, lead=lead,
+            )  # fmt: skip
+            enqueue(db, subject, revision, planned, saved_at)
         return self.revision(subject, revision)
 
     def _latest_number(self, db: sqlite3.Connection, subject: str) -> int | None:
