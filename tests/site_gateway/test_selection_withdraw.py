@@ -8,6 +8,7 @@ bad requests are coded refusals that write nothing.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ async def ct_series(env: GatewayEnv) -> list[str]:
 
 def new_files(folder: Path, seen: set[Path]) -> list[Dataset]:
     """The objects stored since ``seen`` (updated), each checked with dciodvfy."""
-    found = []
+    found: list[Dataset] = []
     for path in sorted((folder / "stored").rglob("*")):
         if path.is_file() and path not in seen:
             seen.add(path)
@@ -91,7 +92,7 @@ def listed(ds: Dataset) -> dict[str, set[str]]:
     return out
 
 
-def valid_selection(objects: list[Dataset]) -> dict[str, str]:
+def valid_selection(objects: Sequence[Dataset]) -> dict[str, str]:
     """series UID → title of every KOS no rejection note lists: what the PACS still says."""
     rejected = {
         uid
