@@ -217,13 +217,19 @@ class GatewayControlConsumer(GatewayAuthConsumer):
 
     async def _site_reply(self, request: str, message: dict[str, Any]) -> None:
         """A reply to a site request: to the asker's reply channel if one waits, else applied
-        here (a ``selection.written``, whose final state may come long after the request)."""
+        here (a ``selection.written`` or ``selection.withdrawn``, whose final state may come long
+        after the request)."""
         reply_channel = (self._pending or {}).pop(request, None)
         if reply_channel is not None:
             await self.channel_layer.send(reply_channel, {"type": "site.reply", "message": message})
         elif message["type"] == MessageType.SELECTION_WRITTEN:
             assert self.site_id is not None
             await database_sync_to_async(site_requests.selection_kos_report)(
+                site_id=self.site_id, message=message
+            )
+        elif message["type"] == MessageType.SELECTION_WITHDRAWN:
+            assert self.site_id is not None
+            await database_sync_to_async(site_requests.selection_withdraw_report)(
                 site_id=self.site_id, message=message
             )
 

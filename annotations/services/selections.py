@@ -2,7 +2,9 @@
 
 Central records the lead's choice by handle with a coded reason. The site writes it back as a Key
 Object Selection document, requested on commit (``_selection_kos_writeback_hook``, over the
-site's control link: ``annotations/services/site_requests.py``).
+site's control link: ``annotations/services/site_requests.py``). A withdrawal asks the site to
+retire that KOS (``_selection_kos_withdraw_hook``); a new decision for the same series is a new
+``selection.write``, and the site retires the KOS of the old decision itself.
 """
 
 from __future__ import annotations
@@ -60,6 +62,23 @@ def _selection_kos_writeback_hook(selection: SeriesSelection) -> None:
         selection_write_request(selection)
     except Exception:  # the selection is recorded; a failed request must not fail the page
         logger.exception("selection %s: KOS request not sent", selection.pk)
+
+
+def _selection_kos_withdraw_hook(
+    *, actor: User, project: Project, site_id: int, series_handle: str
+) -> None:
+    """Ask the site to retire the withdrawn series' KOS (``selection.withdraw``, on commit): it
+    rejects them with an IHE IOCM rejection note and re-issues the other series they listed. The
+    site's ``selection.withdrawn`` is audited when it arrives; an offline site is logged and the
+    KOS stays in its PACS (nothing at central is left to retry from)."""
+    from annotations.services.site_requests import selection_withdraw_request
+
+    try:
+        selection_withdraw_request(
+            actor=actor, project=project, site_id=site_id, series_handles=[series_handle]
+        )
+    except Exception:  # the withdrawal is recorded; a failed request must not fail the page
+        logger.exception("withdrawal of %s: KOS retirement not requested", series_handle)
 
 
 def selection_record(
@@ -123,7 +142,8 @@ def selection_record(
 
 
 def selection_withdraw(*, actor: User, selection: SeriesSelection) -> None:
-    """Forget a selection. Tasks already created from it stay (delete them separately)."""
+    """Forget a selection, and ask the site to retire its KOS (on commit, best effort). Tasks
+    already created from it stay (delete them separately)."""
     require_perm(
         actor=actor,
         perm="manage_project",
@@ -136,7 +156,13 @@ def selection_withdraw(*, actor: User, selection: SeriesSelection) -> None:
             project_id=selection.project_id, site_id=selection.site_id,
             detail={"series_handle": selection.series_handle},
         )  # fmt: skip
+        project, site_id, handle = selection.project, selection.site_id, selection.series_handle
         selection.delete()
+        transaction.on_commit(
+            lambda: _selection_kos_withdraw_hook(
+                actor=actor, project=project, site_id=site_id, series_handle=handle
+            )
+        )
 
 
 @dataclass

@@ -7,8 +7,9 @@ the reply channel under the request id), then the reply under a timeout. A site 
 is ``offline`` and one that does not answer in time ``timeout``: results, never exceptions, so that
 one site never fails a page that asks many. Works on the in-memory layer and on channels_redis.
 
-``tell_site`` sends a request without waiting (``selection.write``): its replies may come long after
-(the KOS reaching the PACS), so the control consumer applies them (``selection_kos_report``).
+``tell_site`` sends a request without waiting (``selection.write``, ``selection.withdraw``): its
+replies may come long after (the KOS, or the rejection note, reaching the PACS), so the control
+consumer applies them (``selection_kos_report``, ``selection_withdraw_report``).
 
 Each request carries a site-request grant signed with central's key for this one request: the
 lead's pseudonym, the project, the site, the acts, a nonce; the site checks it before anything.
@@ -224,3 +225,63 @@ def selection_kos_report(*, site_id: int, message: Mapping[str, Any]) -> int:
             },
         )  # fmt: skip
     return len(changed)
+
+
+# --- selection.withdraw: the KOS of a withdrawn series retired at the site ---
+
+
+def selection_withdraw_request(
+    *, actor: User, project: Project, site_id: int, series_handles: list[str]
+) -> bool:
+    """Ask the site to retire the KOS listing these (withdrawn) series; False if its gateway is
+    offline. Central keeps nothing of the withdrawn selection: only the audit event."""
+    site = Site.objects.get(pk=site_id)
+    if not site.gateway_link:
+        logger.info("withdrawal: site %s offline, KOS retirement not requested", site.slug)
+        return False
+    message = site_request_message(
+        actor=actor,
+        project=project,
+        site=site,
+        kind=MessageType.SELECTION_WITHDRAW,
+        act=SiteAct.SELECT,
+        fields={"series": list(series_handles)},
+    )
+    tell_site(site_id=site.pk, message=message)
+    return True
+
+
+_WITHDRAWN_STATES: Final = {
+    LabelState.STORED_IN_PACS.value: "retired",
+    LabelState.FAILED.value: KosState.FAILED.value,
+}
+
+
+def selection_withdraw_report(*, site_id: int, message: Mapping[str, Any]) -> bool:
+    """Apply a site's ``selection.withdrawn``: the KOS of these series are rejected in its PACS
+    (``retired``) or could not be (``failed`` and the site's code). There is no selection row
+    left to update, so the report is one ``selection.kos_state`` audit event, like the write's;
+    ``saved_at_site`` and reports for a project this site is not part of change nothing."""
+    state = _WITHDRAWN_STATES.get(str(message.get("state")))
+    slug, series = message.get("project"), message.get("series")
+    if state is None or not isinstance(slug, str) or not isinstance(series, list):
+        return False
+    project = Project.objects.filter(slug=slug, sites__pk=site_id).first()
+    if project is None:
+        return False
+    handles = []
+    for handle in series[:500]:
+        try:
+            if isinstance(handle, str) and handle_kind(handle) is HandleKind.SERIES:
+                handles.append(handle)
+        except ValueError:
+            continue
+    audit_record(
+        actor=None, action=AuditAction.SELECTION_KOS_STATE, project_id=project.pk,
+        site_id=site_id,
+        detail={
+            "series_handles": handles, "kos_state": state, "withdrawn": True,
+            "code": str(message.get("code", ""))[:40],
+        },
+    )  # fmt: skip
+    return True

@@ -171,3 +171,84 @@ async def test_selection_is_sent_to_the_site_and_its_kos_state_follows_the_repor
         )
         == 0
     )
+
+
+async def test_withdrawing_asks_the_site_to_retire_the_kos_and_its_report_is_audited(
+    world, gateway
+) -> None:
+    from annotations.services.selections import selection_record, selection_withdraw
+
+    await _connected(gateway)
+    handle = series_handle()
+    selection = await sync_to_async(selection_record)(
+        actor=world.lead, project=world.project, site=world.site, study_handle=study_handle(),
+        series_handle=handle, decision="include", reason="for_annotation",
+    )  # fmt: skip
+    assert (await _next_request(gateway))["type"] == MessageType.SELECTION_WRITE
+    await sync_to_async(selection_withdraw)(actor=world.lead, selection=selection)
+    request = await _next_request(gateway)
+    assert request["type"] == MessageType.SELECTION_WITHDRAW
+    assert request["series"] == [handle] and set(request) == {"type", "request", "grant", "series"}
+    grant = verify_site_request(
+        request["grant"], central_key=signing_key().public_key(), site=world.site.slug,
+        request=request["request"], replay=None,
+    )  # fmt: skip
+    assert grant.acts == {SiteAct.SELECT} and grant.project == world.project.slug
+    assert grant.user == world.lead.pseudonym
+    assert not await sync_to_async(SeriesSelection.objects.filter(pk=selection.pk).exists)()
+
+    withdrawn = {
+        "type": "selection.withdrawn", "request": request["request"],
+        "project": world.project.slug, "series": [handle], "revision": 2,
+    }  # fmt: skip
+    assert gateway.control is not None
+    await gateway.control.send_to(text_data=json.dumps({**withdrawn, "state": "saved_at_site"}))
+    await gateway.control.send_to(text_data=json.dumps({**withdrawn, "state": "stored_in_pacs"}))
+
+    async def reports() -> list[AuditEvent]:
+        return await sync_to_async(
+            lambda: list(
+                AuditEvent.objects.filter(
+                    action=AuditAction.SELECTION_KOS_STATE, detail__withdrawn=True
+                ).order_by("seq")
+            )
+        )()
+
+    for _ in range(100):
+        if await reports():
+            break
+        await asyncio.sleep(0.05)
+    (event,) = await reports()
+    assert event.detail["kos_state"] == "retired" and event.detail["series_handles"] == [handle]
+    assert (event.project_id, event.site_id, event.actor_id) == (
+        world.project.pk, world.site.pk, None,
+    )  # fmt: skip
+    # a refusal is recorded with the site's code; another project's report changes nothing
+    failed = {**withdrawn, "state": "failed", "code": "not_found"}
+    assert await sync_to_async(site_requests.selection_withdraw_report)(
+        site_id=world.site.pk, message=failed
+    )
+    assert [e.detail["kos_state"] for e in await reports()] == ["retired", "failed"]
+    for bad in (
+        {**failed, "project": world.other_project.slug},
+        {**failed, "state": "saved_at_site"},
+        {**failed, "series": "not a list"},
+    ):
+        assert not await sync_to_async(site_requests.selection_withdraw_report)(
+            site_id=world.site.pk, message=bad
+        )
+    assert len(await reports()) == 2
+
+
+async def test_withdrawing_with_the_site_offline_is_recorded_without_error(world) -> None:
+    from annotations.services.selections import selection_record, selection_withdraw
+
+    selection = await sync_to_async(selection_record)(
+        actor=world.lead, project=world.project, site=world.site, study_handle=study_handle(),
+        series_handle=series_handle(), decision="exclude", reason="motion",
+    )  # fmt: skip
+    await sync_to_async(selection_withdraw)(actor=world.lead, selection=selection)
+    assert not await sync_to_async(SeriesSelection.objects.filter(pk=selection.pk).exists)()
+    last = await sync_to_async(lambda: AuditEvent.objects.order_by("-seq").first())()
+    assert last is not None and last.action == AuditAction.SELECTION_WITHDRAW
+    assert last.detail == {"series_handle": selection.series_handle}
