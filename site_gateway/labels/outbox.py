@@ -4,7 +4,8 @@ A revision is planned into objects when it is saved (same transaction as the rev
 
 - SR (TID 1500) per (task, study) for regions, points, lengths, angles and classifications;
 - SEG per (task, source series) for brush masks (one SEG derives from one series, PS3.3 C.8.20);
-- KOS per (project selection, study) for the lead's series selections.
+- KOS per (project selection, study, reason) for the lead's series selections
+  (``selections.py``).
 
 Each of these is a *stream*: one write-back series (UID derived from the stream key) in which each
 revision is a new instance (``InstanceNumber`` = revision) that references the instance it
