@@ -138,7 +138,8 @@ def supersede(
         )
     }
     new_reasons = {item["handle"]: reason_key(item["reason"]) for item in selected}
-    touched = set(new_reasons) | set(withdrawn)
+    gone = set(withdrawn)
+    touched = set(new_reasons) | gone
     payloads: dict[int, dict[str, Any]] = {}
 
     def items_of(row: _Kos) -> dict[str, dict[str, Any]]:
@@ -176,8 +177,8 @@ def supersede(
                 continue
         if valid:
             kept.update(row.members)
-        elif listed:
-            links.update(rejected_by.get(row.sop_uid, ()))
+        elif gone.intersection(row.members):
+            links.update(rejected_by.get(row.sop_uid, ()))  # retired already (or dead)
     for (stream, study_uid), to_reject in sorted(retire.items()):
         queue_rejection(db, subject, revision, stream, study_uid, to_reject, epoch=epoch, now=now)
     for note in sorted(links):

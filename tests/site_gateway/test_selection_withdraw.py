@@ -154,6 +154,13 @@ async def test_withdrawing_a_series_rejects_its_kos_and_reissues_the_rest(
         assert listed(final) == {reissued.SeriesInstanceUID: {reissued.SOPInstanceUID}}
         assert valid_selection([kos, *stored, final]) == {}
 
+        # selected again: a fresh KOS, valid beside the rejected ones
+        back = await ask(env, {"type": "selection.write", "series": [second], **EXCLUDE})
+        assert back["state"] == "stored_in_pacs", back
+        (fresh,) = new_files(folder, seen)
+        assert title(fresh) == "113010" and set(listed(fresh)) == {uid_second}
+        assert valid_selection([kos, *stored, final, fresh]) == {uid_second: "113010"}
+
 
 async def test_a_new_decision_retires_the_include_kos_and_keeps_the_other_series(
     tmp_path: Path, demo: DemoData
