@@ -17,6 +17,7 @@ from imaging.dicom_out import (
     SourceImage,
     Superseded,
     build_key_object_selection,
+    build_rejection_note,
     derive_uid,
 )
 from imaging.dicom_out.reader import read_back
@@ -126,3 +127,29 @@ def test_non_image_instances_are_composite_items(ct, tmp_path):
     assert dciodvfy(tmp_path / "kos.dcm") == []
     assert [item.ValueType for item in ds.ContentSequence][-2:] == ["COMPOSITE", "IMAGE"]
     assert read_back(ds).selected == (sr_instance, chosen[1].instances[0])
+
+
+def test_a_rejection_note_of_selections_lists_them_under_its_own_description(ct, tmp_path):
+    reason = SelectionReason(SelectionDecision.INCLUDE, "for annotation")
+    first = build(selection(ct), ct[0], reason)
+    rejected = Superseded(
+        first.StudyInstanceUID, first.SeriesInstanceUID, first.SOPClassUID, first.SOPInstanceUID
+    )
+    common: dict[str, Any] = {
+        "study": SourceImage(ct[0]),
+        "explanation": "Superseded: the lead withdrew a series this selection lists",
+        "provenance": src.provenance(),
+        "sop_instance_uid": derive_uid("P-1/kos/retired/1"),
+        "series_instance_uid": derive_uid("P-1/kos/retired"),
+    }
+    note = build_rejection_note(
+        [rejected], series_description="Rhino withdrawn selection P-1", **common
+    )
+    ds = save_and_read(note, tmp_path / "note.dcm")
+    assert dciodvfy(tmp_path / "note.dcm") == []
+    assert ds.SeriesDescription == "Rhino withdrawn selection P-1"
+    assert ds.ConceptNameCodeSequence[0].CodeValue == "113001"
+    assert [i.sop_instance_uid for i in read_back(ds).selected] == [first.SOPInstanceUID]
+    # without one, the description is the deleted labels' (the builder's first use)
+    default = build_rejection_note([rejected], **common)
+    assert default.SeriesDescription.startswith("Rhino withdrawn labels ")
