@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from site_gateway.config import ConfigError, GatewayConfig, load_config
 from site_gateway.doctor import Check, CheckResult
-from site_gateway.keys import EnrollmentError, enroll, load_keys
+from site_gateway.keys import EnrollmentError, enroll, key_fingerprint, load_keys
 from site_gateway.link import LinkAuthError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -61,6 +61,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(f"site: {config.site}")
     print(f"gateway public key (register it on the site in central): {result.public_key}")
+    print(
+        f"key fingerprint (central's site page shows the same): {key_fingerprint(result.public_key)}"
+    )
     print(f"key file: {config.key_path} ({'created' if result.created_key else 'kept'})")
     if result.created_secret:
         print(f"site secret created: {config.secret_path} (back it up: handles depend on it)")

@@ -23,6 +23,16 @@ from site_gateway.grants import public_key_b64, public_key_from_b64
 SECRET_BYTES = 32
 
 
+def key_fingerprint(public_key: str) -> str:
+    """What the custodian compares between the enroll output and central's site page: the first
+    64 bits of SHA-256 of the key text, as ``xxxx:xxxx:xxxx:xxxx`` ('' for no key)."""
+    text = public_key.strip()
+    if not text:
+        return ""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return ":".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
 class EnrollmentError(Exception):
     """A key is missing or unreadable; the message says which and how to fix it."""
 

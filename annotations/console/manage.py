@@ -14,7 +14,6 @@ page with the coded error and the status the API would answer, and changes nothi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +40,7 @@ from annotations.services import sites as site_services
 from annotations.services import users as user_services
 from annotations.services.access import deny
 from annotations.services.audit import audit_record
+from site_gateway.keys import key_fingerprint
 
 _STATUS = {
     ErrorCode.PERMISSION_DENIED: 403,
@@ -171,14 +171,6 @@ def _read(request: HttpRequest, view: str, **detail: Any) -> None:
 
 def _display_name(user: User) -> str:
     return user.get_full_name() or user.get_username()
-
-
-def key_fingerprint(public_key: str) -> str:
-    """What a custodian compares with the enroll command's output: SHA-256 of the key text."""
-    if not public_key:
-        return ""
-    digest = hashlib.sha256(public_key.encode()).hexdigest()[:16]
-    return ":".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 # --- users --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from imaging import HandleKey
 from site_gateway.config import load_config
 from site_gateway.grants import public_key_b64, public_key_from_b64
 from site_gateway.handle_map import HandleMap
-from site_gateway.keys import load_keys
+from site_gateway.keys import key_fingerprint, load_keys
 from tests.site_gateway.conftest import DemoData
 from tests.site_gateway.fake_central import PROJECT, SITE, FakeCentral
 
@@ -49,6 +49,8 @@ async def test_enroll_run_doctor_and_audit_verify(tmp_path: Path, demo: DemoData
     first = await asyncio.to_thread(gateway, "enroll", "--config", str(config_path))
     assert first.returncode == 0, first.stderr
     public = first.stdout.split("central): ")[1].split()[0]
+    # the same fingerprint central's site page shows for the registered key
+    assert f"same): {key_fingerprint(public)}\n" in first.stdout
     assert "not pinned yet" in first.stdout
     central = FakeCentral(public_key_from_b64(public))
     await central.start()

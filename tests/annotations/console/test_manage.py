@@ -13,10 +13,10 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from annotations.audit_actions import AuditAction
-from annotations.console.manage import key_fingerprint
 from annotations.models import AuditEvent, AuditOutcome, CloseReason, Role, Site, User
 from annotations.services.projects import project_site_add
 from annotations.services.sessions import session_open
+from site_gateway.keys import key_fingerprint
 from tests.annotations.conftest import World
 from tests.annotations.console.conftest import events_after, last_seq
 
