@@ -53,8 +53,14 @@ def prepare(
     return [spec.config_path for spec in specs]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def supervise(commands: Sequence[list[str]]) -> int:
-    """Run every command; when one exits or on Ctrl-C, stop them all."""
+    """Run every command; when one exits, on Ctrl-C or on SIGTERM (what a process manager or
+    `kill` sends), stop them all — never leave central or a gateway running without us."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     processes = [subprocess.Popen(command, cwd=ROOT) for command in commands]  # noqa: S603
     try:
         while all(p.poll() is None for p in processes):
@@ -62,6 +68,9 @@ def supervise(commands: Sequence[list[str]]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(
+            signal.SIGTERM, signal.SIG_IGN
+        )  # a second TERM must not cut the cleanup short
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -71,6 +80,7 @@ def supervise(commands: Sequence[list[str]]) -> int:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+        signal.signal(signal.SIGTERM, previous)
     failed = [p.returncode for p in processes if p.returncode not in (0, -signal.SIGINT, None)]
     return failed[0] if failed else 0
 
