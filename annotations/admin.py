@@ -3,7 +3,7 @@
 Users, roles, sites, custodians, projects and tasks change only through the services (the console,
 the API, the SDK), because those write the audit events. An edit here would not be audited — and
 guardian's object-permission pages would grant access no event records — so every model is view
-only: admins manage users, roles and sites on the console's pages.
+only: admins manage users, roles, sites and projects on the console's pages.
 """
 
 from __future__ import annotations

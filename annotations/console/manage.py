@@ -110,7 +110,7 @@ def _form_error(form: forms.Form) -> DomainError:
     return DomainError(f"Check {', '.join(sorted(fields))}.", fields=fields)
 
 
-def _parsed(form_class: type[forms.Form], data: Any) -> dict[str, Any]:
+def parsed(form_class: type[forms.Form], data: Any) -> dict[str, Any]:
     form = form_class(data)
     if not form.is_valid():
         raise _form_error(form)
@@ -120,7 +120,7 @@ def _parsed(form_class: type[forms.Form], data: Any) -> dict[str, Any]:
 # --- shared -------------------------------------------------------------------------------------
 
 
-def _actor(request: HttpRequest) -> User:
+def actor_of(request: HttpRequest) -> User:
     user = request.user  # console_view let only signed-in users through
     assert isinstance(user, User)
     return user
@@ -133,7 +133,7 @@ def _require_everything(request: HttpRequest, access: ConsoleAccess, attempted: 
         raise Http404("No such page.")
 
 
-def _user_or_404(user_id: Any) -> User:
+def user_or_404(user_id: Any) -> User:
     try:
         return User.objects.get(pk=parse_pk(user_id))
     except (User.DoesNotExist, DomainError):
@@ -147,7 +147,7 @@ def _site_or_404(access: ConsoleAccess, site_id: Any) -> Site:
         raise Http404("No such site.") from None
 
 
-def _change(
+def change(
     request: HttpRequest,
     apply: Callable[[], str],
     *,
@@ -165,11 +165,11 @@ def _change(
     return HttpResponseRedirect(done_url)
 
 
-def _read(request: HttpRequest, view: str, **detail: Any) -> None:
+def record_read(request: HttpRequest, view: str, **detail: Any) -> None:
     audit_record(actor=request.user, action=AuditAction.AUDIT_READ, detail={"view": view, **detail})
 
 
-def _display_name(user: User) -> str:
+def display_name(user: User) -> str:
     return user.get_full_name() or user.get_username()
 
 
@@ -241,12 +241,12 @@ def users(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     try:
         context, rows = _users_context(request, access)
     except DomainError as exc:
-        _read(request, "users", error=exc.code, fields=sorted(exc.fields))
+        record_read(request, "users", error=exc.code, fields=sorted(exc.fields))
         context, _ = _users_context(HttpRequest(), access)
         context["error"] = error_body(exc.code, exc.message, exc.fields or None)["error"]
         return render(request, "console/users.html", context, status=400)
     filters = {k: request.GET[k] for k in ("q", "role", "active") if request.GET.get(k)}
-    _read(request, "users", rows=rows, **filters)
+    record_read(request, "users", rows=rows, **filters)
     return render(request, "console/users.html", context)
 
 
@@ -256,8 +256,8 @@ def user_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     _require_everything(request, access, AuditAction.USER_CREATE)
 
     def apply() -> str:
-        data = _parsed(UserCreateForm, request.POST)
-        user = user_services.user_create(actor=_actor(request), **data)
+        data = parsed(UserCreateForm, request.POST)
+        user = user_services.user_create(actor=actor_of(request), **data)
         return f"Created {user.get_username()}; hand over the initial password in person."
 
     def failed(error: dict[str, Any], status: int) -> HttpResponse:
@@ -272,7 +272,7 @@ def user_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         context.update(error=error, create_form=submitted, create_open=True)
         return render(request, "console/users.html", context, status=status)
 
-    return _change(request, apply, done_url=reverse("console:users"), failed=failed)
+    return change(request, apply, done_url=reverse("console:users"), failed=failed)
 
 
 def _user_context(access: ConsoleAccess, user: User, **extra: Any) -> dict[str, Any]:
@@ -313,8 +313,8 @@ def _user_context(access: ConsoleAccess, user: User, **extra: Any) -> dict[str, 
 @console_view("console.users")
 def user_detail(request: HttpRequest, access: ConsoleAccess, user_id: str) -> HttpResponse:
     _require_everything(request, access, "console.users")
-    user = _user_or_404(user_id)
-    _read(request, "user", user=user.pk)
+    user = user_or_404(user_id)
+    record_read(request, "user", user=user.pk)
     return render(request, "console/user.html", _user_context(access, user))
 
 
@@ -323,7 +323,7 @@ def _user_change(
     apply: Callable[[User], str],
 ) -> HttpResponse:  # fmt: skip
     _require_everything(request, access, attempted)
-    user = _user_or_404(user_id)
+    user = user_or_404(user_id)
 
     def failed(error: dict[str, Any], status: int) -> HttpResponse:
         user.refresh_from_db()
@@ -331,15 +331,15 @@ def _user_change(
         return render(request, "console/user.html", context, status=status)
 
     url = reverse("console:user", args=[user.pk])
-    return _change(request, lambda: apply(user), done_url=url, failed=failed)
+    return change(request, lambda: apply(user), done_url=url, failed=failed)
 
 
 @require_POST
 @console_view(AuditAction.USER_ROLES_CHANGE)
 def user_roles(request: HttpRequest, access: ConsoleAccess, user_id: str) -> HttpResponse:
     def apply(user: User) -> str:
-        roles = _parsed(RolesForm, request.POST)["roles"]
-        user_services.user_set_roles(actor=_actor(request), user=user, roles=roles)
+        roles = parsed(RolesForm, request.POST)["roles"]
+        user_services.user_set_roles(actor=actor_of(request), user=user, roles=roles)
         return f"Roles of {user.get_username()} saved."
 
     return _user_change(request, access, user_id, AuditAction.USER_ROLES_CHANGE, apply)
@@ -349,8 +349,8 @@ def user_roles(request: HttpRequest, access: ConsoleAccess, user_id: str) -> Htt
 @console_view(AuditAction.USER_PASSWORD_SET)
 def user_password(request: HttpRequest, access: ConsoleAccess, user_id: str) -> HttpResponse:
     def apply(user: User) -> str:
-        password = _parsed(PasswordForm, request.POST)["password"]
-        user_services.user_set_password(actor=_actor(request), user=user, password=password)
+        password = parsed(PasswordForm, request.POST)["password"]
+        user_services.user_set_password(actor=actor_of(request), user=user, password=password)
         return f"New password set for {user.get_username()}; their API token was revoked."
 
     return _user_change(request, access, user_id, AuditAction.USER_PASSWORD_SET, apply)
@@ -360,8 +360,8 @@ def user_password(request: HttpRequest, access: ConsoleAccess, user_id: str) -> 
 @console_view(AuditAction.USER_DEACTIVATE)
 def user_active(request: HttpRequest, access: ConsoleAccess, user_id: str) -> HttpResponse:
     def apply(user: User) -> str:
-        data = _parsed(ActiveForm, request.POST)
-        actor = _actor(request)
+        data = parsed(ActiveForm, request.POST)
+        actor = actor_of(request)
         if data["action"] == "deactivate":
             user_services.user_deactivate(actor=actor, user=user, reason=data["reason"])
             return f"{user.get_username()} is deactivated; their live sessions were revoked."
@@ -410,14 +410,14 @@ def _sites_page(
                 "state_label": gateway.state_label,
                 "enrolled": site.is_enrolled,
                 "fingerprint": key_fingerprint(site.gateway_public_key),
-                "custodians": [_display_name(u) for u in _custodians(site)],
+                "custodians": [display_name(u) for u in _custodians(site)],
                 "projects": sorted(
                     p.name for p in site.projects.all() if _shows(access, site, p.pk)
                 ),
             }
         )
     if status == 200:
-        _read(request, "sites", rows=len(rows))
+        record_read(request, "sites", rows=len(rows))
     context = {
         "access": access,
         "nav": nav("sites", access),
@@ -432,8 +432,8 @@ def _sites_page(
 @console_view(AuditAction.SITE_CREATE)
 def site_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     def apply() -> str:
-        data = _parsed(SiteCreateForm, request.POST)
-        site = site_services.site_create(actor=_actor(request), **data)
+        data = parsed(SiteCreateForm, request.POST)
+        site = site_services.site_create(actor=actor_of(request), **data)
         return (
             f"Created {site.name}. Run `python -m site_gateway enroll` at the site and register "
             "the key it prints on the site's page."
@@ -445,7 +445,7 @@ def site_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
             request, access, status=status, error=error, create_form=submitted, create_open=True
         )
 
-    return _change(request, apply, done_url=reverse("console:sites"), failed=failed)
+    return change(request, apply, done_url=reverse("console:sites"), failed=failed)
 
 
 def _site_context(access: ConsoleAccess, site: Site, **extra: Any) -> dict[str, Any]:
@@ -473,9 +473,9 @@ def _site_context(access: ConsoleAccess, site: Site, **extra: Any) -> dict[str, 
         "gateway": gateway_row(site),
         "may_administer": may_administer,
         "custodians": [
-            {"id": u.pk, "name": _display_name(u), "active": u.is_active} for u in custodians
+            {"id": u.pk, "name": display_name(u), "active": u.is_active} for u in custodians
         ],
-        "candidates": [{"id": u.pk, "name": _display_name(u)} for u in candidates],
+        "candidates": [{"id": u.pk, "name": display_name(u)} for u in candidates],
         "projects": [p.name for p in site.projects.order_by("name") if _shows(access, site, p.pk)],
         "events_url": f"{reverse('console:audit')}?site={site.pk}",
         **extra,
@@ -486,7 +486,7 @@ def _site_context(access: ConsoleAccess, site: Site, **extra: Any) -> dict[str, 
 @console_view("console.sites")
 def site_detail(request: HttpRequest, access: ConsoleAccess, site_id: str) -> HttpResponse:
     site = _site_or_404(access, site_id)
-    _read(request, "site", site=site.pk)
+    record_read(request, "site", site=site.pk)
     return render(request, "console/site.html", _site_context(access, site))
 
 
@@ -502,15 +502,15 @@ def _site_change(
         )
 
     url = reverse("console:site", args=[site.pk])
-    return _change(request, lambda: apply(site), done_url=url, failed=failed)
+    return change(request, lambda: apply(site), done_url=url, failed=failed)
 
 
 @require_POST
 @console_view(AuditAction.SITE_UPDATE)
 def site_rename(request: HttpRequest, access: ConsoleAccess, site_id: str) -> HttpResponse:
     def apply(site: Site) -> str:
-        name = _parsed(SiteRenameForm, request.POST)["name"]
-        site_services.site_rename(actor=_actor(request), site=site, name=name)
+        name = parsed(SiteRenameForm, request.POST)["name"]
+        site_services.site_rename(actor=actor_of(request), site=site, name=name)
         return f"Site renamed to {name}."
 
     return _site_change(request, access, site_id, apply)
@@ -520,10 +520,10 @@ def site_rename(request: HttpRequest, access: ConsoleAccess, site_id: str) -> Ht
 @console_view(AuditAction.SITE_KEY_REGISTER)
 def site_key(request: HttpRequest, access: ConsoleAccess, site_id: str) -> HttpResponse:
     def apply(site: Site) -> str:
-        key = _parsed(GatewayKeyForm, request.POST)["public_key"]
+        key = parsed(GatewayKeyForm, request.POST)["public_key"]
         try:
             site_services.site_register_gateway_key(
-                actor=_actor(request), site=site, public_key=key
+                actor=actor_of(request), site=site, public_key=key
             )
         except ValidationError as exc:  # the model's validator: not an Ed25519 key
             raise DomainError(
@@ -541,13 +541,13 @@ def site_key(request: HttpRequest, access: ConsoleAccess, site_id: str) -> HttpR
 @console_view(AuditAction.SITE_PERMISSION_GRANT)
 def site_custodians(request: HttpRequest, access: ConsoleAccess, site_id: str) -> HttpResponse:
     def apply(site: Site) -> str:
-        data = _parsed(CustodianForm, request.POST)
-        user = _user_or_404(data["user"])
-        actor = _actor(request)
+        data = parsed(CustodianForm, request.POST)
+        user = user_or_404(data["user"])
+        actor = actor_of(request)
         if data["action"] == "grant":
             site_services.site_custodian_grant(actor=actor, site=site, user=user)
-            return f"{_display_name(user)} is now a custodian of {site.name}."
+            return f"{display_name(user)} is now a custodian of {site.name}."
         site_services.site_custodian_revoke(actor=actor, site=site, user=user)
-        return f"{_display_name(user)} is no longer a custodian of {site.name}."
+        return f"{display_name(user)} is no longer a custodian of {site.name}."
 
     return _site_change(request, access, site_id, apply)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations.console import manage, views
+from annotations.console import manage, projects, views
 
 app_name = "console"
 
@@ -29,6 +29,13 @@ urlpatterns = [
     path("sites/<str:site_id>/rename/", manage.site_rename, name="site-rename"),
     path("sites/<str:site_id>/key/", manage.site_key, name="site-key"),
     path("sites/<str:site_id>/custodians/", manage.site_custodians, name="site-custodians"),
+    path("projects/", projects.projects, name="projects"),
+    path("projects/new/", projects.project_create, name="project-create"),
+    path("projects/<str:project_id>/", projects.project_detail, name="project"),
+    path("projects/<str:project_id>/update/", projects.project_update, name="project-update"),
+    path("projects/<str:project_id>/leads/", projects.project_leads, name="project-leads"),
+    path("projects/<str:project_id>/members/", projects.project_members, name="project-members"),
+    path("projects/<str:project_id>/sites/", projects.project_sites, name="project-sites"),
 ]
 for _view in ("audit", "grants", "alerts"):
     urlpatterns += [

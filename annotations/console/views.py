@@ -107,6 +107,7 @@ _PAGES = (
     ("gateways", "Gateways"),
     ("site-access", "Site access"),
     ("sites", "Sites"),
+    ("projects", "Projects"),
     ("users", "Users and roles"),
 )
 
