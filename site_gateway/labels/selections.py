@@ -18,7 +18,9 @@ the project that lists one of them is superseded, in the same store transaction 
 
 So the valid KOS list every selected series with its current reason and nothing else. Repeating a
 withdrawal finds no valid KOS and queues nothing: its revision only links to the rejection notes
-that already cover those series, so its state is theirs. A series no KOS of the project ever
+that already cover those series, so its state is theirs. Likewise, selecting a series again with
+the reason a valid KOS already lists it for (central re-sending a ``selection.write`` whose answer
+it never got) writes no second KOS: the revision links to that KOS, so its state is that KOS's. A series no KOS of the project ever
 listed cannot be withdrawn (``not_found``): the site never held that selection.
 """
 
@@ -99,9 +101,11 @@ def supersede(
     withdrawn: Sequence[str] = (),
     epoch: str,
     now: float,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], set[str]]:
     """Retire the valid KOS of ``subject`` that ``revision`` makes wrong (see the module's
-    docstring), inside the caller's transaction; returns the items to re-issue in ``revision``.
+    docstring), inside the caller's transaction; returns the items to re-issue in ``revision``
+    and the selected handles a valid KOS already lists with the same reason (in effect already:
+    ``revision`` links to that KOS instead of planning another).
 
     ``selected`` are the revision's new items (each with its ``reason``), ``withdrawn`` the
     handles it withdraws. Raises ``LabelInvalidError`` (``not_found``) for a withdrawn handle no
@@ -160,6 +164,7 @@ def supersede(
     kept: set[str] = set()
     reissue: dict[str, dict[str, Any]] = {}
     links: set[str] = set()
+    current: dict[str, str] = {}  # selected handle → a valid KOS listing it with the same reason
     for row in rows:
         listed = touched.intersection(row.members)
         valid = row.sop_uid not in dead and row.sop_uid not in rejected_by
@@ -175,14 +180,16 @@ def supersede(
                     if handle not in touched:
                         reissue.setdefault(handle, item)
                 continue
+            for handle in listed:
+                current.setdefault(handle, row.sop_uid)
         if valid:
             kept.update(row.members)
         elif gone.intersection(row.members):
             links.update(rejected_by.get(row.sop_uid, ()))  # retired already (or dead)
     for (stream, study_uid), to_reject in sorted(retire.items()):
         queue_rejection(db, subject, revision, stream, study_uid, to_reject, epoch=epoch, now=now)
-    for note in sorted(links):
+    for uid in sorted(links | set(current.values())):
         db.execute(
-            "INSERT OR IGNORE INTO revision_objects VALUES (?, ?, ?)", (subject, revision, note)
+            "INSERT OR IGNORE INTO revision_objects VALUES (?, ?, ?)", (subject, revision, uid)
         )
-    return [item for handle, item in reissue.items() if handle not in kept]
+    return [item for handle, item in reissue.items() if handle not in kept], set(current)

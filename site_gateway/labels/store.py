@@ -225,21 +225,25 @@ class LabelStore:
     ) -> Revision:
         """Append a selection revision: select ``series`` (items with their ``reason``) and/or
         withdraw the ``withdrawn`` handles, retiring and re-issuing earlier KOS as
-        ``selections.supersede`` says, with its KOS rows, all in one transaction."""
+        ``selections.supersede`` says, with its KOS rows, all in one transaction. A series a valid
+        KOS already lists with the same reason gets no new KOS (a retried ``selection.write``):
+        the revision links to that KOS and names the series under ``current``."""
         subject = selection_subject(project)
         saved_at = time.time() if saved_at is None else saved_at
         with self.transaction() as db:
             revision = (self._latest_number(db, subject) or 0) + 1
-            reissued = supersede(
+            reissued, current = supersede(
                 db, subject, revision, selected=series, withdrawn=withdrawn, epoch=self.epoch,
                 now=saved_at,
             )  # fmt: skip
-            items = [*series, *reissued]
-            payload = {"series": items, "withdrawn": list(withdrawn), "lead": lead}
+            items = [*(i for i in series if i["handle"] not in current), *reissued]
+            payload: dict[str, Any] = {"series": items, "withdrawn": list(withdrawn), "lead": lead}
+            if current:
+                payload["current"] = sorted(current)
+            count = sum(len(i["instances"]) for i in [*series, *reissued])
             self._insert_revision(
                 db, subject, revision, None, json.dumps(payload, separators=(",", ":")),
-                content_hash([payload]), sum(len(i["instances"]) for i in items), lead, "lead",
-                project, "-", {}, saved_at,
+                content_hash([payload]), count, lead, "lead", project, "-", {}, saved_at,
             )  # fmt: skip
             self._insert_sources(db, headers or {})
             planned = plan_selection(

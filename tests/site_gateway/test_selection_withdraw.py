@@ -172,20 +172,20 @@ async def test_a_new_decision_retires_the_include_kos_and_keeps_the_other_series
         uid_first, uid_second = series_uids(env, [first, second])
         await ask(env, {"type": "selection.write", "series": [first, second], **INCLUDE})
         (kos,) = new_files(folder, seen)
-        # the same decision again retires nothing: a second include KOS lists the series too
+        # the same decision again (central re-sending a write whose answer it missed) is in
+        # effect already: no second KOS, and the answer is that KOS's state
+        rows = env.gateway.labels.store.db.execute("SELECT count(*) FROM outbox").fetchone()
         same = await ask(env, {"type": "selection.write", "series": [first], **INCLUDE})
         assert same["state"] == "stored_in_pacs", same
-        (again,) = new_files(folder, seen)
-        assert title(again) == "113000" and set(listed(again)) == {uid_first}
+        assert new_files(folder, seen) == []
+        assert env.gateway.labels.store.db.execute("SELECT count(*) FROM outbox").fetchone() == rows
 
         redecided = await ask(env, {"type": "selection.write", "series": [first], **EXCLUDE})
         assert redecided["state"] == "stored_in_pacs", redecided
         stored = new_files(folder, seen)
         notes = [ds for ds in stored if title(ds) == REJECTED]
-        # every include KOS listing the series, in one note (one stream, one study)
-        assert [listed(n) for n in notes] == [
-            {kos.SeriesInstanceUID: {kos.SOPInstanceUID, again.SOPInstanceUID}}
-        ]
+        # the include KOS listing the series, in one note (one stream, one study)
+        assert [listed(n) for n in notes] == [{kos.SeriesInstanceUID: {kos.SOPInstanceUID}}]
         by_title = {title(ds): ds for ds in stored if title(ds) != REJECTED}
         assert set(by_title) == {"113000", "113010"}  # re-issued include, new Quality Issue
         assert set(listed(by_title["113000"])) == {uid_second}
@@ -196,6 +196,33 @@ async def test_a_new_decision_retires_the_include_kos_and_keeps_the_other_series
             if p.is_file() and pydicom.dcmread(p, stop_before_pixels=True).Modality == "KO"
         ]
         assert valid_selection(objects) == {uid_first: "113010", uid_second: "113000"}
+
+
+async def test_a_repeated_write_adds_no_kos_even_after_other_series_of_the_stream(
+    tmp_path: Path, demo: DemoData
+) -> None:
+    """Central re-sends a pending selection when the site's link comes up; the site may have
+    written it already (its answer lost with the link), and another series of the same study and
+    reason may have been selected since, so the stream's newest KOS is not this one."""
+    folder = pacs_with_two_series(tmp_path, demo)
+    async with gateway_env(tmp_path / "gw", f"folder:{folder}") as env:
+        seen = {p for p in (folder / "stored").rglob("*") if p.is_file()}
+        first, second = await ct_series(env)
+        uid_first, uid_second = series_uids(env, [first, second])
+        await ask(env, {"type": "selection.write", "series": [first], **INCLUDE})
+        await ask(env, {"type": "selection.write", "series": [second], **INCLUDE})
+        kos = new_files(folder, seen)
+        assert len(kos) == 2
+        for _ in range(2):
+            retry = await ask(env, {"type": "selection.write", "series": [first], **INCLUDE})
+            assert (retry["type"], retry["state"]) == ("selection.written", "stored_in_pacs")
+            assert new_files(folder, seen) == []
+        assert valid_selection(kos) == {uid_first: "113000", uid_second: "113000"}
+        # a retry of a decision that changed since is not "in effect": it re-decides
+        redecided = await ask(env, {"type": "selection.write", "series": [first], **EXCLUDE})
+        assert redecided["state"] == "stored_in_pacs", redecided
+        stored = new_files(folder, seen)
+        assert valid_selection([*kos, *stored]) == {uid_first: "113010", uid_second: "113000"}
 
 
 async def test_a_bad_withdrawal_is_a_coded_failure_that_writes_nothing(
