@@ -296,6 +296,42 @@ class RhinoClient:
         )
         return result
 
+    # --- accounts (admins; auditors read) ---
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every account with its roles and status (``GET /api/users/``; admins and auditors)."""
+        return self._get_all("/api/users/")
+
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        roles: list[str] | None = None,
+        *,
+        first_name: str = "",
+        last_name: str = "",
+        email: str = "",
+    ) -> dict[str, Any]:
+        """A new account with its roles and an initial password (admins). The password is
+        checked by central's validators and never written to the audit log."""
+        body = {
+            "username": username, "password": password, "roles": roles or [],
+            "first_name": first_name, "last_name": last_name, "email": email,
+        }  # fmt: skip
+        result: dict[str, Any] = self._request("POST", "/api/users/", json=body)
+        return result
+
+    def deactivate_user(self, user: Ref, reason: str) -> dict[str, Any]:
+        """Stop an account now: sign-in, its API token and its live sessions (admins)."""
+        result: dict[str, Any] = self._request(
+            "POST", f"/api/users/{_id(user)}/deactivate/", json={"reason": reason}
+        )
+        return result
+
+    def reactivate_user(self, user: Ref) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("POST", f"/api/users/{_id(user)}/reactivate/")
+        return result
+
     # --- the audit log ---
 
     def audit_events(

@@ -195,5 +195,36 @@ class TaskStatusSerializer(StrictSerializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000)
 
 
+class UserAdminSerializer(serializers.ModelSerializer[User]):
+    """An account as admins and auditors see it (``GET /api/users/``): no password hash, ever."""
+
+    roles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "username", "first_name", "last_name", "email", "pseudonym", "roles",
+            "is_active", "last_login", "date_joined",
+        ]  # fmt: skip
+
+    def get_roles(self, user: User) -> list[str]:
+        return sorted(group.name for group in user.groups.all())
+
+
+class UserCreateSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    roles = serializers.ListField(
+        child=serializers.CharField(max_length=32), max_length=10, required=False
+    )
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class DeactivateSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=200)
+
+
 class RolesSerializer(StrictSerializer):
     roles = serializers.ListField(child=serializers.CharField(max_length=32), max_length=10)

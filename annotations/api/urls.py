@@ -50,7 +50,18 @@ urlpatterns = [
     ),
     path("me/", users.MeApi.as_view(), name="api-me"),
     path("me/preferences/", users.MePreferencesApi.as_view(), name="api-me-preferences"),
+    path("users/", users.UserListCreateApi.as_view(), name="api-users"),
     path("users/<str:user_id>/roles/", users.UserRolesApi.as_view(), name="api-user-roles"),
+    path(
+        "users/<str:user_id>/deactivate/",
+        users.UserDeactivateApi.as_view(),
+        name="api-user-deactivate",
+    ),
+    path(
+        "users/<str:user_id>/reactivate/",
+        users.UserReactivateApi.as_view(),
+        name="api-user-reactivate",
+    ),
     path("sites/", sites.SiteListCreateApi.as_view(), name="api-sites"),
     path("sites/<str:site_id>/", sites.SiteDetailApi.as_view(), name="api-site"),
     path(

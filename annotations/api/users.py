@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from annotations.api import serializers as s
 from annotations.api.base import Api, AuthedRequest, user_get
+from annotations.audit_actions import AuditAction
+from annotations.errors import NotFoundError
+from annotations.models import User
+from annotations.selectors import parse_pk, sees_everything
+from annotations.services import users as services
+from annotations.services.access import deny
+from annotations.services.audit import audit_record
 from annotations.services.users import user_set_roles, user_update_preferences
 
 
@@ -36,3 +43,55 @@ class MePreferencesApi(Api):
         preferences = self.parse(PreferencesSerializer, request)
         user = user_update_preferences(actor=request.user, preferences=preferences)
         return Response(s.MeSerializer(user).data)
+
+
+def _any_user(user_id: object) -> User:
+    """Active or not: an inactive account is what reactivation is for."""
+    try:
+        return User.objects.get(pk=parse_pk(user_id))
+    except User.DoesNotExist:
+        raise NotFoundError("No such user.") from None
+
+
+class UserListCreateApi(Api):
+    """Accounts for admin scripts (the console's Users and roles page, over the API)."""
+
+    @extend_schema(responses=s.UserAdminSerializer(many=True))
+    def get(self, request: AuthedRequest) -> Response:
+        if not sees_everything(request.user):
+            raise deny(
+                actor=request.user,
+                action="users.read",
+                obj=None,
+                reason="Admins and auditors only.",
+            )
+        users = User.objects.order_by("username", "id").prefetch_related("groups")
+        data = s.UserAdminSerializer(users, many=True).data
+        audit_record(
+            actor=request.user,
+            action=AuditAction.AUDIT_READ,
+            detail={"view": "users", "rows": len(data), "api": True},
+        )
+        return Response(data)
+
+    @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserAdminSerializer})
+    def post(self, request: AuthedRequest) -> Response:
+        data = self.parse(s.UserCreateSerializer, request)
+        user = services.user_create(actor=request.user, **data)
+        return Response(s.UserAdminSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDeactivateApi(Api):
+    @extend_schema(request=s.DeactivateSerializer, responses=s.UserAdminSerializer)
+    def post(self, request: AuthedRequest, user_id: int) -> Response:
+        user = _any_user(user_id)
+        reason = self.parse(s.DeactivateSerializer, request)["reason"]
+        user = services.user_deactivate(actor=request.user, user=user, reason=reason)
+        return Response(s.UserAdminSerializer(user).data)
+
+
+class UserReactivateApi(Api):
+    @extend_schema(request=None, responses=s.UserAdminSerializer)
+    def post(self, request: AuthedRequest, user_id: int) -> Response:
+        user = services.user_reactivate(actor=request.user, user=_any_user(user_id))
+        return Response(s.UserAdminSerializer(user).data)

@@ -137,6 +137,13 @@ CASES = [
          anonymous=400),
     Case("user roles", "put", lambda w: f"/api/users/{w.outsider.pk}/roles/", {"admin": 200},
          body=lambda w: {"roles": ["annotator"]}, default=403),
+    Case("users list", "get", lambda w: "/api/users/", {"admin": 200, "auditor": 200}, default=403),
+    Case("user create", "post", lambda w: "/api/users/", {"admin": 201}, default=403,
+         body=lambda w: {"username": "new1", "password": "a long enough passphrase 7"}),
+    Case("user deactivate", "post", lambda w: f"/api/users/{w.outsider.pk}/deactivate/",
+         {"admin": 200}, body=lambda w: {"reason": "left"}, default=403),
+    Case("user reactivate", "post", lambda w: f"/api/users/{w.outsider.pk}/reactivate/",
+         {"admin": 200}, default=403),
 ]  # fmt: skip
 
 EXPECTED_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found"}

@@ -127,3 +127,34 @@ def test_bad_credentials_and_bad_urls(world: World, live_server) -> None:
     assert (bad_token.value.code, bad_token.value.status) == ("not_authenticated", 401)
     with pytest.raises(ValueError, match="base_url"):
         RhinoClient("ftp://example", "t")
+
+
+def test_an_admin_scripts_accounts_and_others_are_refused(world: World, api, sdk) -> None:
+    client = sdk("admin")
+    created = client.create_user(
+        "reader5", "a long enough passphrase 7", ["annotator"], first_name="Ada"
+    )
+    assert (created["username"], created["roles"], created["is_active"]) == (
+        "reader5", ["annotator"], True,
+    )  # fmt: skip
+    assert "password" not in created
+    assert client.users() == api(world.admin).get("/api/users/").json()
+    assert client.deactivate_user(created["id"], "left")["is_active"] is False
+    with pytest.raises(RhinoError) as inactive:
+        RhinoClient.login(
+            client.base_url, "reader5", "a long enough passphrase 7", session=_session()
+        )
+    assert inactive.value.code == "not_authenticated"
+    assert client.reactivate_user(created["id"])["is_active"] is True
+    with pytest.raises(RhinoError) as weak:
+        client.create_user("reader6", "123")
+    assert (weak.value.code, weak.value.status) == ("invalid", 400)
+
+    auditor = sdk("auditor")
+    assert {u["username"] for u in auditor.users()} >= {"admin", "reader5"}
+    with pytest.raises(RhinoError) as refused:
+        auditor.create_user("reader7", "a long enough passphrase 7")
+    assert (refused.value.code, refused.value.status) == ("permission_denied", 403)
+    with pytest.raises(RhinoError) as lead:
+        sdk("lead").users()
+    assert lead.value.status == 403
