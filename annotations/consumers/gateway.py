@@ -8,6 +8,7 @@ browsers, and they are routed outside the browser's Origin validator.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import uuid
 from typing import Any
@@ -121,6 +122,11 @@ class GatewayControlConsumer(GatewayAuthConsumer):
     _watchdog: asyncio.Task[None] | None = None
     _last_message: float = 0.0
     _pending: dict[str, str] | None = None  # site request id → the asker's reply channel
+    # Unanswered selection work re-sent on this link (site_requests.site_redeliver_pending).
+    _redelivered: frozenset[str] = frozenset()
+    _redeliver_more: bool = False
+    _redeliver_task: asyncio.Task[None] | None = None
+    _link_up_at: datetime.datetime | None = None
 
     async def authenticated(self, site: Site, version: str) -> None:
         assert self.site_id is not None
@@ -133,6 +139,7 @@ class GatewayControlConsumer(GatewayAuthConsumer):
             await database_sync_to_async(gateways.gateway_link_up)(
                 site=site, link=self.channel_name, version=version
             )
+        self._link_up_at = timezone.now()
         await self.send(
             text_data=encode({"type": MessageType.AUTH_OK, "heartbeat_seconds": HEARTBEAT_SECONDS})
         )
@@ -142,6 +149,27 @@ class GatewayControlConsumer(GatewayAuthConsumer):
         await self.channel_layer.group_send(
             site_waiters_group(self.site_id), {"type": "site_online"}
         )
+        # Selections and withdrawals the site has not answered: re-sent, off the handshake.
+        self._redeliver()
+
+    def _redeliver(self) -> None:
+        if self._redeliver_task is None or self._redeliver_task.done():
+            self._redeliver_task = asyncio.create_task(self._redeliver_pending())
+
+    async def _redeliver_pending(self) -> None:
+        """One bounded batch of the site's unanswered selection work; the next batch follows
+        the site's answers (``_site_reply``). Errors are logged: the link stays up."""
+        assert self.site_id is not None
+        assert self._link_up_at is not None
+        try:
+            batch = await database_sync_to_async(site_requests.site_redeliver_pending)(
+                site_id=self.site_id, until=self._link_up_at, skip=self._redelivered
+            )
+        except Exception:
+            logger.exception("site %s: redelivery of selection requests failed", self.site_slug)
+            return
+        self._redelivered |= batch.sent
+        self._redeliver_more = batch.more
 
     async def _watch_silence(self) -> None:
         """A link silent for three heartbeat periods is dead, whatever TCP thinks."""
@@ -227,11 +255,15 @@ class GatewayControlConsumer(GatewayAuthConsumer):
             await database_sync_to_async(site_requests.selection_kos_report)(
                 site_id=self.site_id, message=message
             )
+            if self._redeliver_more:
+                self._redeliver()
         elif message["type"] == MessageType.SELECTION_WITHDRAWN:
             assert self.site_id is not None
             await database_sync_to_async(site_requests.selection_withdraw_report)(
                 site_id=self.site_id, message=message
             )
+            if self._redeliver_more:
+                self._redeliver()
 
     # --- channel layer events ---
 
@@ -270,6 +302,8 @@ class GatewayControlConsumer(GatewayAuthConsumer):
         await super().disconnect(code)
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._redeliver_task is not None:
+            self._redeliver_task.cancel()
         if self.site_id is not None:
             await self.channel_layer.group_discard(site_group(self.site_id), self.channel_name)
             await database_sync_to_async(gateways.gateway_link_down)(

@@ -16,7 +16,9 @@ from annotations.models.selections import (
     KosState,
     SelectionDecision,
     SelectionReason,
+    SelectionWithdrawal,
     SeriesSelection,
+    WithdrawalState,
 )
 from annotations.models.site_digest import SessionRelayCount, SiteAuditDigest
 from annotations.models.tasks import CloseReason, SecureAccessSession, Task, TaskStatus
@@ -39,6 +41,7 @@ __all__ = [
     "SecureAccessSession",
     "SelectionDecision",
     "SelectionReason",
+    "SelectionWithdrawal",
     "SeriesSelection",
     "SessionRelayCount",
     "Site",
@@ -50,4 +53,5 @@ __all__ = [
     "TaskStatus",
     "TaskUserObjectPermission",
     "User",
+    "WithdrawalState",
 ]

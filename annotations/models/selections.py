@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from annotations.models.projects import Project, Site
 
@@ -109,3 +110,53 @@ class SeriesSelection(models.Model):
             ):
                 return reason.key
         return ""
+
+
+class WithdrawalState(models.TextChoices):
+    PENDING = "pending", "Not yet answered by the site"
+    FAILED = "failed", "The site could not retire the KOS"
+
+
+class SelectionWithdrawal(models.Model):
+    """A withdrawn selection whose KOS the site has not retired yet: kept until the site answers
+    ``selection.withdrawn``, so that a site offline at the time is asked again when its control
+    link comes up (``annotations/services/site_requests.py: site_redeliver_pending``).
+
+    A model of its own rather than a tombstone on ``SeriesSelection``: a withdrawn selection must
+    vanish from every read of selections (the lead's list, task creation, agreement, the unique
+    series per project) at once, and a tombstone would have to be excluded in each of them; this
+    row is read only by the redelivery and the answer, holds only the handle, and is deleted when
+    the site has retired the KOS (``retired``) or never held the selection (``not_found``). A site
+    refusal with another code stays as ``failed`` (not retried; shown in the audit).
+
+    Ordering: recording the series again deletes this row in the same transaction (the newer
+    ``selection.write`` says everything the site must hold for that series), and only the answer
+    to the request last sent (``request``) settles it, so a late answer to an older withdrawal
+    cannot settle a newer one.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="withdrawals")
+    # A deleted site has no gateway left to ask.
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    series_handle = models.CharField(max_length=32)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(
+        max_length=8, choices=WithdrawalState.choices, default=WithdrawalState.PENDING
+    )
+    code = models.CharField(max_length=40, blank=True)  # the site's refusal code, when failed
+    request = models.CharField(max_length=32, blank=True)  # the site request id last sent
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "series_handle"], name="withdrawal_unique_series_per_project"
+            ),
+        ]
+        indexes = [models.Index(fields=["site", "state"], name="withdrawal_site_state")]
+
+    def __str__(self) -> str:
+        return f"withdraw {self.series_handle} ({self.state})"

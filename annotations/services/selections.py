@@ -5,6 +5,11 @@ Object Selection document, requested on commit (``_selection_kos_writeback_hook`
 site's control link: ``annotations/services/site_requests.py``). A withdrawal asks the site to
 retire that KOS (``_selection_kos_withdraw_hook``); a new decision for the same series is a new
 ``selection.write``, and the site retires the KOS of the old decision itself.
+
+Delivery is durable: a selection stays ``pending`` and a withdrawal is kept as a
+``SelectionWithdrawal`` until the site answers, and both are sent again when the site's control
+link comes up (``site_requests.site_redeliver_pending``). A redelivery is not a lead action and
+writes no ``selection.record`` / ``selection.withdraw`` event; the site's answer is audited.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from annotations.audit_actions import AuditAction
 from annotations.errors import DomainError
@@ -24,10 +30,12 @@ from annotations.models import (
     LabelSchema,
     Project,
     SelectionDecision,
+    SelectionWithdrawal,
     SeriesSelection,
     Site,
     Task,
     User,
+    WithdrawalState,
 )
 from annotations.services.access import require_perm
 from annotations.services.audit import audit_record
@@ -64,21 +72,17 @@ def _selection_kos_writeback_hook(selection: SeriesSelection) -> None:
         logger.exception("selection %s: KOS request not sent", selection.pk)
 
 
-def _selection_kos_withdraw_hook(
-    *, actor: User, project: Project, site_id: int, series_handle: str
-) -> None:
+def _selection_kos_withdraw_hook(withdrawal: SelectionWithdrawal) -> None:
     """Ask the site to retire the withdrawn series' KOS (``selection.withdraw``, on commit): it
     rejects them with an IHE IOCM rejection note and re-issues the other series they listed. The
-    site's ``selection.withdrawn`` is audited when it arrives; an offline site is logged and the
-    KOS stays in its PACS (nothing at central is left to retry from)."""
+    site's ``selection.withdrawn`` is audited and settles ``withdrawal`` when it arrives; an
+    offline site is asked again when its control link comes up."""
     from annotations.services.site_requests import selection_withdraw_request
 
     try:
-        selection_withdraw_request(
-            actor=actor, project=project, site_id=site_id, series_handles=[series_handle]
-        )
+        selection_withdraw_request(withdrawal)
     except Exception:  # the withdrawal is recorded; a failed request must not fail the page
-        logger.exception("withdrawal of %s: KOS retirement not requested", series_handle)
+        logger.exception("withdrawal %s: KOS retirement not requested", withdrawal.pk)
 
 
 def selection_record(
@@ -92,7 +96,10 @@ def selection_record(
     reason: str,
 ) -> SeriesSelection:
     """Include or exclude one series, with a reason from ``SELECTION_REASONS``. Recording again
-    for the same series replaces the earlier decision (and the site writes a new KOS)."""
+    for the same series replaces the earlier decision (and the site writes a new KOS); it also
+    supersedes a withdrawal of the series the site has not answered yet (the new
+    ``selection.write`` alone says what the site must hold, and the old withdrawal is never sent
+    after it)."""
     require_perm(
         actor=actor, perm="manage_project", obj=project, action=AuditAction.SELECTION_RECORD
     )
@@ -129,20 +136,26 @@ def selection_record(
                 "kos_state": KosState.PENDING,
             },
         )
+        superseded, _ = SelectionWithdrawal.objects.filter(
+            project=project, series_handle=series_handle
+        ).delete()
+        detail = {
+            "series_handle": series_handle, "decision": decision,
+            "reason": [coded.code_value, coded.coding_scheme], "replaced": not created,
+        }  # fmt: skip
+        if superseded:
+            detail["superseded_withdrawal"] = True
         audit_record(
             actor=actor, action=AuditAction.SELECTION_RECORD, obj=selection,
-            project_id=project.pk, site_id=site.pk,
-            detail={
-                "series_handle": series_handle, "decision": decision,
-                "reason": [coded.code_value, coded.coding_scheme], "replaced": not created,
-            },
+            project_id=project.pk, site_id=site.pk, detail=detail,
         )  # fmt: skip
         transaction.on_commit(lambda: _selection_kos_writeback_hook(selection))
     return selection
 
 
 def selection_withdraw(*, actor: User, selection: SeriesSelection) -> None:
-    """Forget a selection, and ask the site to retire its KOS (on commit, best effort). Tasks
+    """Forget a selection, and ask the site to retire its KOS (on commit; kept as a
+    ``SelectionWithdrawal`` until the site answers, re-sent when its link comes up). Tasks
     already created from it stay (delete them separately)."""
     require_perm(
         actor=actor,
@@ -156,13 +169,17 @@ def selection_withdraw(*, actor: User, selection: SeriesSelection) -> None:
             project_id=selection.project_id, site_id=selection.site_id,
             detail={"series_handle": selection.series_handle},
         )  # fmt: skip
-        project, site_id, handle = selection.project, selection.site_id, selection.series_handle
+        withdrawal, _ = SelectionWithdrawal.objects.update_or_create(
+            project_id=selection.project_id,
+            series_handle=selection.series_handle,
+            defaults={
+                "site_id": selection.site_id, "requested_by": actor,
+                "requested_at": timezone.now(), "state": WithdrawalState.PENDING, "code": "",
+                "request": "",
+            },
+        )  # fmt: skip
         selection.delete()
-        transaction.on_commit(
-            lambda: _selection_kos_withdraw_hook(
-                actor=actor, project=project, site_id=site_id, series_handle=handle
-            )
-        )
+        transaction.on_commit(lambda: _selection_kos_withdraw_hook(withdrawal))
 
 
 @dataclass

@@ -9,7 +9,9 @@ one site never fails a page that asks many. Works on the in-memory layer and on 
 
 ``tell_site`` sends a request without waiting (``selection.write``, ``selection.withdraw``): its
 replies may come long after (the KOS, or the rejection note, reaching the PACS), so the control
-consumer applies them (``selection_kos_report``, ``selection_withdraw_report``).
+consumer applies them (``selection_kos_report``, ``selection_withdraw_report``). What the site has
+not answered — ``pending`` selections, ``SelectionWithdrawal`` rows — is sent again when its
+control link comes up (``site_redeliver_pending``), a bounded batch at a time.
 
 Each request carries a site-request grant signed with central's key for this one request: the
 lead's pseudonym, the project, the site, the acts, a nonce; the site checks it before anything.
@@ -18,10 +20,11 @@ lead's pseudonym, the project, the site, the acts, a nonce; the site checks it b
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -34,16 +37,18 @@ from annotations.models import (
     SELECTION_REASONS,
     KosState,
     Project,
+    SelectionWithdrawal,
     SeriesSelection,
     Site,
     User,
+    WithdrawalState,
 )
 from annotations.services.audit import audit_record
 from annotations.services.sessions import site_group
 from annotations.signing import signing_key
 from imaging.handles import HandleKind, handle_kind
 from site_gateway.grants import SiteRequestGrant, new_nonce, sign_site_request
-from site_gateway.protocol import LabelState, MessageType, SiteAct
+from site_gateway.protocol import ErrorCode, LabelState, MessageType, SiteAct
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,9 @@ GRANT_SECONDS: Final = 120
 BROWSE_TIMEOUT: Final = 15.0
 THUMBNAIL_TIMEOUT: Final = 30.0
 AGREEMENT_TIMEOUT: Final = 30.0
+# Unanswered selection requests re-sent per batch when a site's link comes up (the next batch
+# follows the site's answers, or the next link): well under the site's 64 requests in progress.
+REDELIVER_BATCH = 32
 
 Status = Literal["ok", "offline", "timeout", "error"]
 
@@ -149,7 +157,7 @@ def tell_site(*, site_id: int, message: dict[str, Any]) -> None:
 
 def selection_write_request(selection: SeriesSelection) -> bool:
     """Ask the site to write ``selection`` as a KOS; False if its gateway is offline (the
-    selection then stays ``pending``: the lead records it again to retry)."""
+    selection then stays ``pending`` and is sent again when the site's link comes up)."""
     site = Site.objects.get(pk=selection.site_id)
     if selection.selected_by is None:
         return False
@@ -230,23 +238,29 @@ def selection_kos_report(*, site_id: int, message: Mapping[str, Any]) -> int:
 # --- selection.withdraw: the KOS of a withdrawn series retired at the site ---
 
 
-def selection_withdraw_request(
-    *, actor: User, project: Project, site_id: int, series_handles: list[str]
-) -> bool:
-    """Ask the site to retire the KOS listing these (withdrawn) series; False if its gateway is
-    offline. Central keeps nothing of the withdrawn selection: only the audit event."""
-    site = Site.objects.get(pk=site_id)
+def selection_withdraw_request(withdrawal: SelectionWithdrawal) -> bool:
+    """Ask the site to retire the KOS listing the withdrawn series; False if its gateway is
+    offline (the withdrawal is kept and sent again when the site's link comes up). One series
+    per request: the site answers all or nothing, and a ``not_found`` must settle only the
+    series the site never held. The request id is recorded first, so that only its answer
+    settles the withdrawal."""
+    site = Site.objects.get(pk=withdrawal.site_id)
+    if withdrawal.requested_by is None:
+        return False
     if not site.gateway_link:
-        logger.info("withdrawal: site %s offline, KOS retirement not requested", site.slug)
+        logger.info(
+            "withdrawal %s: site %s offline, KOS retirement deferred", withdrawal.pk, site.slug
+        )
         return False
     message = site_request_message(
-        actor=actor,
-        project=project,
+        actor=withdrawal.requested_by,
+        project=withdrawal.project,
         site=site,
         kind=MessageType.SELECTION_WITHDRAW,
         act=SiteAct.SELECT,
-        fields={"series": list(series_handles)},
+        fields={"series": [withdrawal.series_handle]},
     )
+    SelectionWithdrawal.objects.filter(pk=withdrawal.pk).update(request=message["request"])
     tell_site(site_id=site.pk, message=message)
     return True
 
@@ -261,7 +275,11 @@ def selection_withdraw_report(*, site_id: int, message: Mapping[str, Any]) -> bo
     """Apply a site's ``selection.withdrawn``: the KOS of these series are rejected in its PACS
     (``retired``) or could not be (``failed`` and the site's code). There is no selection row
     left to update, so the report is one ``selection.kos_state`` audit event, like the write's;
-    ``saved_at_site`` and reports for a project this site is not part of change nothing."""
+    ``saved_at_site`` and reports for a project this site is not part of change nothing.
+
+    The answer to the request last sent for a ``SelectionWithdrawal`` settles it: ``retired``,
+    or ``failed`` with ``not_found`` (the site never held that selection), deletes it; another
+    failure marks it ``failed`` with the site's code (not sent again)."""
     state = _WITHDRAWN_STATES.get(str(message.get("state")))
     slug, series = message.get("project"), message.get("series")
     if state is None or not isinstance(slug, str) or not isinstance(series, list):
@@ -276,12 +294,85 @@ def selection_withdraw_report(*, site_id: int, message: Mapping[str, Any]) -> bo
                 handles.append(handle)
         except ValueError:
             continue
-    audit_record(
-        actor=None, action=AuditAction.SELECTION_KOS_STATE, project_id=project.pk,
-        site_id=site_id,
-        detail={
-            "series_handles": handles, "kos_state": state, "withdrawn": True,
-            "code": str(message.get("code", ""))[:40],
-        },
-    )  # fmt: skip
+    code = str(message.get("code", ""))[:40]
+    request = message.get("request")
+    with transaction.atomic():
+        audit_record(
+            actor=None, action=AuditAction.SELECTION_KOS_STATE, project_id=project.pk,
+            site_id=site_id,
+            detail={"series_handles": handles, "kos_state": state, "withdrawn": True, "code": code},
+        )  # fmt: skip
+        # Locked by (site, project, series), then matched on the request id: a redelivery that
+        # is still committing the id it sent is waited for, not missed.
+        answered = [
+            w.pk
+            for w in SelectionWithdrawal.objects.select_for_update().filter(
+                site_id=site_id, project=project, series_handle__in=handles
+            )
+            if isinstance(request, str) and w.request == request
+        ]
+        settled = SelectionWithdrawal.objects.filter(pk__in=answered)
+        if state == "retired" or code == ErrorCode.NOT_FOUND:
+            settled.delete()
+        else:
+            settled.update(state=WithdrawalState.FAILED, code=code)
     return True
+
+
+# --- redelivery: what a site has not answered, when its control link comes up ---
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    sent: frozenset[str]  # keys of the work sent ("selection:<pk>", "withdrawal:<pk>")
+    more: bool  # more unanswered work than this batch
+
+
+def site_redeliver_pending(
+    *,
+    site_id: int,
+    until: datetime.datetime,
+    skip: Collection[str] = (),
+    limit: int | None = None,
+) -> Redelivery:
+    """Send the site, oldest first, up to ``limit`` of its unanswered selection requests made
+    before ``until`` (when its link came up: later ones were sent on it by their own hooks) and
+    not in ``skip`` (what this link was sent already): ``selection.write`` for its ``pending``
+    selections, ``selection.withdraw`` for its pending ``SelectionWithdrawal`` rows. Their
+    answers settle them as on the first send; nothing is audited here (a redelivery is not a
+    lead action). Each is re-read under a row lock and sent inside that transaction, so a lead's
+    concurrent re-decision (which takes the same lock) is sent after it, never before."""
+    limit = REDELIVER_BATCH if limit is None else limit
+    window = limit + len(skip) + 1
+    selections = SeriesSelection.objects.filter(
+        site_id=site_id, kos_state=KosState.PENDING, updated_at__lt=until
+    )
+    withdrawals = SelectionWithdrawal.objects.filter(
+        site_id=site_id, state=WithdrawalState.PENDING, requested_at__lt=until
+    )
+    work = sorted(
+        [
+            *((at, f"selection:{pk}") for pk, at in
+              selections.order_by("updated_at", "pk").values_list("pk", "updated_at")[:window]),
+            *((at, f"withdrawal:{pk}") for pk, at in
+              withdrawals.order_by("requested_at", "pk").values_list("pk", "requested_at")[:window]),
+        ]
+    )  # fmt: skip
+    todo = [key for _, key in work if key not in skip]
+    sent: set[str] = set()
+    for key in todo[:limit]:
+        kind, _, pk = key.partition(":")
+        try:
+            with transaction.atomic():
+                if kind == "selection":
+                    selection = selections.select_for_update().filter(pk=int(pk)).first()
+                    if selection is not None:
+                        selection_write_request(selection)
+                else:
+                    withdrawal = withdrawals.select_for_update().filter(pk=int(pk)).first()
+                    if withdrawal is not None:
+                        selection_withdraw_request(withdrawal)
+        except Exception:  # one bad row must not stop the others
+            logger.exception("site %s: redelivery of %s failed", site_id, key)
+        sent.add(key)
+    return Redelivery(sent=frozenset(sent), more=len(todo) > limit)

@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from annotations.audit_actions import AuditAction
-from annotations.models import AuditEvent, KosState, SeriesSelection
+from annotations.models import AuditEvent, KosState, SelectionWithdrawal, SeriesSelection
 from annotations.services import browse, site_requests
 from annotations.signing import signing_key
 from site_gateway.grants import public_key_b64, verify_site_request
@@ -220,6 +220,8 @@ async def test_withdrawing_asks_the_site_to_retire_the_kos_and_its_report_is_aud
         await asyncio.sleep(0.05)
     (event,) = await reports()
     assert event.detail["kos_state"] == "retired" and event.detail["series_handles"] == [handle]
+    # the answer settled the kept withdrawal: nothing is left to send again
+    assert not await sync_to_async(SelectionWithdrawal.objects.exists)()
     assert (event.project_id, event.site_id, event.actor_id) == (
         world.project.pk, world.site.pk, None,
     )  # fmt: skip
@@ -252,3 +254,8 @@ async def test_withdrawing_with_the_site_offline_is_recorded_without_error(world
     last = await sync_to_async(lambda: AuditEvent.objects.order_by("-seq").first())()
     assert last is not None and last.action == AuditAction.SELECTION_WITHDRAW
     assert last.detail == {"series_handle": selection.series_handle}
+    # kept, by handle, until the site answers (test_redelivery.py sends it when the site connects)
+    kept = await sync_to_async(lambda: list(SelectionWithdrawal.objects.all()))()
+    assert [(w.series_handle, w.state, w.requested_by_id) for w in kept] == [
+        (selection.series_handle, "pending", world.lead.pk)
+    ]
