@@ -60,7 +60,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def supervise(commands: Sequence[list[str]]) -> int:
     """Run every command; when one exits, on Ctrl-C or on SIGTERM (what a process manager or
     `kill` sends), stop them all — never leave central or a gateway running without us."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Both explicitly: a shell starts background jobs with SIGINT ignored, and Python then does
+    # not turn it into KeyboardInterrupt by itself.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     processes = [subprocess.Popen(command, cwd=ROOT) for command in commands]  # noqa: S603
     try:
         while all(p.poll() is None for p in processes):
@@ -68,20 +70,23 @@ def supervise(commands: Sequence[list[str]]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(
-            signal.SIGTERM, signal.SIG_IGN
-        )  # a second TERM must not cut the cleanup short
+        for sig in previous:  # a second signal must not cut the cleanup short
+            signal.signal(sig, signal.SIG_IGN)
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                # TERM, not INT: a child may have inherited an ignored SIGINT; daphne and the
+                # gateway stop cleanly on either.
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for process in processes:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
-        signal.signal(signal.SIGTERM, previous)
-    failed = [p.returncode for p in processes if p.returncode not in (0, -signal.SIGINT, None)]
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stopped = (0, None, -signal.SIGINT, -signal.SIGTERM)
+    failed = [p.returncode for p in processes if p.returncode not in stopped]
     return failed[0] if failed else 0
 
 

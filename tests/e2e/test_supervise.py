@@ -32,6 +32,9 @@ def test_supervisor_stops_its_children_when_it_is_stopped(tmp_path: Path, sig: i
         [sys.executable, "-c", f"import sys; from rhino_web.demo import supervise; sys.exit(supervise({commands!r}))"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # As a shell starts a background job (`make run &`, CI runners): SIGINT ignored, which
+        # Python then does not turn into KeyboardInterrupt, and which the children inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
