@@ -26,7 +26,7 @@ from annotations.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnly:
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -35,6 +35,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass
 
 
 @admin.register(User)
@@ -53,18 +57,9 @@ class ProjectAdmin(ReadOnlyAdmin):
     list_display = ("name", "slug", "created_at")
 
 
-class LabelEntryInline(admin.TabularInline):  # type: ignore[type-arg]
+class LabelEntryInline(ReadOnly, admin.TabularInline):  # type: ignore[type-arg]
     model = LabelEntry
     extra = 0
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LabelSchema)

@@ -15,13 +15,14 @@ page with the coded error and the status the API would answer, and changes nothi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -163,6 +164,28 @@ def change(
         return failed(body, _STATUS.get(exc.code, 400))
     messages.success(request, message)
     return HttpResponseRedirect(done_url)
+
+
+ObjectT = TypeVar("ObjectT", bound=Model)
+
+
+def change_object(
+    request: HttpRequest,
+    obj: ObjectT,
+    apply: Callable[[ObjectT], str],
+    *,
+    page: str,
+    context: Callable[..., dict[str, Any]],
+) -> HttpResponse:
+    """``change`` on one object's page (``console:<page>``): back to it when done, or the page
+    again, with the object as stored, and the error."""
+
+    def failed(error: dict[str, Any], status: int) -> HttpResponse:
+        obj.refresh_from_db()
+        return render(request, f"console/{page}.html", context(obj, error=error), status=status)
+
+    url = reverse(f"console:{page}", args=[obj.pk])
+    return change(request, lambda: apply(obj), done_url=url, failed=failed)
 
 
 def record_read(request: HttpRequest, view: str, **detail: Any) -> None:
@@ -324,14 +347,8 @@ def _user_change(
 ) -> HttpResponse:  # fmt: skip
     _require_everything(request, access, attempted)
     user = user_or_404(user_id)
-
-    def failed(error: dict[str, Any], status: int) -> HttpResponse:
-        user.refresh_from_db()
-        context = _user_context(access, user, error=error)
-        return render(request, "console/user.html", context, status=status)
-
-    url = reverse("console:user", args=[user.pk])
-    return change(request, lambda: apply(user), done_url=url, failed=failed)
+    context = partial(_user_context, access)
+    return change_object(request, user, apply, page="user", context=context)
 
 
 @require_POST
@@ -494,15 +511,8 @@ def _site_change(
     request: HttpRequest, access: ConsoleAccess, site_id: str, apply: Callable[[Site], str]
 ) -> HttpResponse:
     site = _site_or_404(access, site_id)
-
-    def failed(error: dict[str, Any], status: int) -> HttpResponse:
-        site.refresh_from_db()
-        return render(
-            request, "console/site.html", _site_context(access, site, error=error), status=status
-        )
-
-    url = reverse("console:site", args=[site.pk])
-    return change(request, lambda: apply(site), done_url=url, failed=failed)
+    context = partial(_site_context, access)
+    return change_object(request, site, apply, page="site", context=context)
 
 
 @require_POST

@@ -11,6 +11,7 @@ their sites (read only).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -25,6 +26,7 @@ from annotations.console.access import ConsoleAccess
 from annotations.console.manage import (
     actor_of,
     change,
+    change_object,
     display_name,
     parsed,
     record_read,
@@ -185,14 +187,8 @@ def _project_change(
     request: HttpRequest, access: ConsoleAccess, project_id: str, apply: Callable[[Project], str]
 ) -> HttpResponse:
     project = _project_or_404(access, project_id)
-
-    def failed(error: dict[str, Any], status: int) -> HttpResponse:
-        project.refresh_from_db()
-        context = _project_context(access, project, error=error)
-        return render(request, "console/project.html", context, status=status)
-
-    url = reverse("console:project", args=[project.pk])
-    return change(request, lambda: apply(project), done_url=url, failed=failed)
+    context = partial(_project_context, access)
+    return change_object(request, project, apply, page="project", context=context)
 
 
 @require_POST
@@ -206,34 +202,39 @@ def project_update(request: HttpRequest, access: ConsoleAccess, project_id: str)
     return _project_change(request, access, project_id, apply)
 
 
-@require_POST
-@console_view(AuditAction.PROJECT_LEAD_ADD)
-def project_leads(request: HttpRequest, access: ConsoleAccess, project_id: str) -> HttpResponse:
+def _membership(
+    request: HttpRequest, access: ConsoleAccess, project_id: str,
+    add: Callable[..., None], remove: Callable[..., None], added: str, removed: str,
+) -> HttpResponse:  # fmt: skip
+    """Add or remove one person (``action``, ``id``) through the ``add`` / ``remove`` service;
+    ``added`` / ``removed`` are the messages, with {user} and {project}."""
+
     def apply(project: Project) -> str:
         data = parsed(MembershipForm, request.POST)
         user = user_or_404(data["id"])
-        if data["action"] == "add":
-            services.project_lead_add(actor=actor_of(request), project=project, user=user)
-            return f"{display_name(user)} now leads {project.name}."
-        services.project_lead_remove(actor=actor_of(request), project=project, user=user)
-        return f"{display_name(user)} no longer leads {project.name}."
+        service, message = (add, added) if data["action"] == "add" else (remove, removed)
+        service(actor=actor_of(request), project=project, user=user)
+        return message.format(user=display_name(user), project=project.name)
 
     return _project_change(request, access, project_id, apply)
+
+
+@require_POST
+@console_view(AuditAction.PROJECT_LEAD_ADD)
+def project_leads(request: HttpRequest, access: ConsoleAccess, project_id: str) -> HttpResponse:
+    return _membership(
+        request, access, project_id, services.project_lead_add, services.project_lead_remove,
+        "{user} now leads {project}.", "{user} no longer leads {project}.",
+    )  # fmt: skip
 
 
 @require_POST
 @console_view(AuditAction.PROJECT_MEMBER_ADD)
 def project_members(request: HttpRequest, access: ConsoleAccess, project_id: str) -> HttpResponse:
-    def apply(project: Project) -> str:
-        data = parsed(MembershipForm, request.POST)
-        user = user_or_404(data["id"])
-        if data["action"] == "add":
-            services.project_member_add(actor=actor_of(request), project=project, user=user)
-            return f"{display_name(user)} is now a member of {project.name}."
-        services.project_member_remove(actor=actor_of(request), project=project, user=user)
-        return f"{display_name(user)} is no longer a member of {project.name}."
-
-    return _project_change(request, access, project_id, apply)
+    return _membership(
+        request, access, project_id, services.project_member_add, services.project_member_remove,
+        "{user} is now a member of {project}.", "{user} is no longer a member of {project}.",
+    )  # fmt: skip
 
 
 @require_POST
