@@ -31,6 +31,7 @@ from annotations.models import (
     SELECTION_REASONS,
     Project,
     SelectionDecision,
+    SelectionWithdrawal,
     SeriesSelection,
     Site,
     User,
@@ -149,6 +150,27 @@ class SelectionDetailApi(Api):
         selection = selection_get_for_lead(request.user, project, selection_id)
         services.selection_withdraw(actor=request.user, selection=selection)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WithdrawalSerializer(serializers.ModelSerializer[SelectionWithdrawal]):
+    site_name = serializers.CharField(source="site.name", read_only=True)
+
+    class Meta:
+        model = SelectionWithdrawal
+        fields = ["id", "site", "site_name", "series_handle", "requested_at", "state", "code"]
+
+
+class WithdrawalListApi(Api):
+    """Withdrawn selections whose KOS the site has not retired yet (pending: the site was away;
+    failed: it refused, with its code). Empty once every site has answered."""
+
+    @extend_schema(responses=WithdrawalSerializer(many=True))
+    def get(self, request: AuthedRequest, project_id: str) -> Response:
+        project = project_get_for_lead(request.user, project_id)
+        withdrawals = SelectionWithdrawal.objects.filter(project=project).select_related("site")
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(withdrawals, request, view=self)  # newest first
+        return paginator.get_paginated_response(WithdrawalSerializer(page, many=True).data)
 
 
 class TaskBulkCreateApi(Api):

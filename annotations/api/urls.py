@@ -39,6 +39,11 @@ urlpatterns = [
         name="api-project-selection",
     ),
     path(
+        "projects/<str:project_id>/withdrawals/",
+        lead.WithdrawalListApi.as_view(),
+        name="api-project-withdrawals",
+    ),
+    path(
         "projects/<str:project_id>/tasks/bulk/",
         lead.TaskBulkCreateApi.as_view(),
         name="api-project-tasks-bulk",

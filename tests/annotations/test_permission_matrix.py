@@ -132,6 +132,7 @@ CASES = [
          {"admin": 201, "lead": 201, **FORBIDDEN_TO_VIEWERS},
          body=lambda w: {"readers": [w.annotator.pk], "label_schema": w.schema.pk}),
     Case("progress", "get", lambda w: f"/api/projects/{w.project.pk}/progress/", LEAD_READERS),
+    Case("withdrawals", "get", lambda w: f"/api/projects/{w.project.pk}/withdrawals/", LEAD_READERS),
     Case("auth token (wrong password)", "post", lambda w: "/api/auth/token/",
          dict.fromkeys(ROLES[:-1], 400), body=lambda w: {"username": "lead", "password": "wrong"},
          anonymous=400),

@@ -390,3 +390,41 @@ def test_lead_sees_reader_agreement_as_numbers_and_readers_stay_blinded(
         json={"tasks": sorted(task_of.values())}, timeout=30,
     )  # fmt: skip
     assert refused.status_code == 403, refused.text
+
+
+def test_lead_withdraws_a_selection_and_the_site_retires_its_kos(world: LeadWorld, page) -> None:
+    """The Withdraw button: the selection goes from the list, the site rejects its KOS (IOCM)
+    and answers, and nothing is left waiting on the page."""
+    from playwright.sync_api import expect
+
+    base, lead = world.product.url, world.users["lead"]
+    site = world.sites["demo-site"]
+    found = lead.get(f"/api/projects/{world.project}/sites/{site}/series/", modality="MR")
+    study, series = next(
+        (st["study"], se["series"]) for st in found["studies"] for se in st["series"]
+    )  # fmt: skip
+    lead.post(
+        f"/api/projects/{world.project}/selections/",
+        {"site": site, "study_handle": study, "series_handle": series,
+         "decision": "exclude", "reason": "motion"},
+    )  # fmt: skip
+    console = _console_errors(page)
+    sign_in(page, base, "lead", world.product.password)
+    page.goto(f"{base}/lead/projects/{world.project}/")
+    row = page.locator(f'#selections tbody tr:has(td:text-is("{series}"))')
+    expect(row.locator("td:nth-child(7)")).to_have_text("stored", timeout=SITE_TIMEOUT_MS)
+
+    page.get_by_role("button", name=f"Withdraw series {series}").click()
+    expect(row).to_have_count(0)
+    deadline = time.monotonic() + SITE_TIMEOUT_MS / 1000
+    while lead.get(f"/api/projects/{world.project}/withdrawals/")["results"]:
+        assert time.monotonic() < deadline, "the site did not answer the withdrawal"
+        time.sleep(0.2)
+    kos_states = lead.get("/api/audit/events/", action="selection.kos_state", limit=5)["events"]
+    assert kos_states[0]["detail"]["withdrawn"] is True
+    assert kos_states[0]["detail"]["kos_state"] == "retired"
+    page.reload()
+    expect(page.locator("#selections tbody tr")).not_to_have_count(0)
+    expect(page.locator("#withdrawals-section")).to_be_hidden()
+    assert not page.locator(f'#selections tbody tr:has(td:text-is("{series}"))').count()
+    assert console == []

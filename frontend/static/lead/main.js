@@ -6,7 +6,7 @@ import { renderBoard } from "./board.js";
 import { setUpBrowser } from "./browser.js";
 import { setUpLabelCounts } from "./labels.js";
 import { followProject } from "./live.js";
-import { renderSelections, setUpBulkForm } from "./selections.js";
+import { renderSelections, renderWithdrawals, setUpBulkForm } from "./selections.js";
 import { renderReview, renderTasks } from "./tasks.js";
 
 const root = /** @type {HTMLElement} */ (document.getElementById("lead"));
@@ -39,7 +39,18 @@ async function refreshTasks() {
 }
 
 async function refreshSelections() {
-  renderSelections(await apiAll(`/api/projects/${projectId}/selections/?page_size=200`), data.reasons);
+  const [selections, withdrawals] = await Promise.all([
+    apiAll(`/api/projects/${projectId}/selections/?page_size=200`),
+    apiAll(`/api/projects/${projectId}/withdrawals/?page_size=200`),
+  ]);
+  renderSelections(selections, data.reasons, data.me.may_manage ? withdraw : null);
+  renderWithdrawals(withdrawals);
+}
+
+/** Withdraw a selection: the site retires its KOS (or is asked again when it is back). */
+function withdraw(/** @type {any} */ selection) {
+  api(`/api/projects/${projectId}/selections/${selection.id}/`, { method: "DELETE", csrf })
+    .then(selectionsChanged, (error) => { fail(error); refreshSelections().catch(fail); });
 }
 
 function refreshAll() {
