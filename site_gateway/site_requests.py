@@ -267,19 +267,10 @@ class SiteRequests:
                 "state": LabelState.FAILED.value, "code": exc.code, "message": exc.message,
             }  # fmt: skip
             return failed, {"series": series, "code": exc.code}
-        state = await self._selection_state(
-            grant.project, revision.revision, SELECTION_WAIT_SECONDS
-        )
-        body = {
-            "project": grant.project,
-            "series": series,
-            "decision": decision,
-            "revision": revision.revision,
-            "state": state.value,
-        }
-        if state is LabelState.SAVED_AT_SITE:
-            request = request_id_of(message)
-            self._spawn(self._follow_selection(MessageType.SELECTION_WRITTEN, dict(body), request))
+        body = await self._selection_answer(
+            MessageType.SELECTION_WRITTEN, message, revision.revision,
+            {"project": grant.project, "series": series, "decision": decision},
+        )  # fmt: skip
         return body, {"series": series, "decision": decision, "revision": revision.revision}
 
     # -- selection.withdraw ------------------------------------------------------------------
@@ -304,21 +295,24 @@ class SiteRequests:
                 "code": exc.code, "message": exc.message,
             }  # fmt: skip
             return failed, {"series": series, "code": exc.code}
-        state = await self._selection_state(
-            grant.project, revision.revision, SELECTION_WAIT_SECONDS
-        )
-        body = {
-            "project": grant.project,
-            "series": series,
-            "revision": revision.revision,
-            "state": state.value,
-        }
-        if state is LabelState.SAVED_AT_SITE:
-            request = request_id_of(message)
-            self._spawn(
-                self._follow_selection(MessageType.SELECTION_WITHDRAWN, dict(body), request)
-            )
+        body = await self._selection_answer(
+            MessageType.SELECTION_WITHDRAWN, message, revision.revision,
+            {"project": grant.project, "series": series},
+        )  # fmt: skip
         return body, {"series": series, "withdrawn": True, "revision": revision.revision}
+
+    async def _selection_answer(
+        self, reply_type: MessageType, message: Mapping[str, Any], revision: int,
+        body: dict[str, Any],
+    ) -> dict[str, Any]:  # fmt: skip
+        """The answer to a selection request: ``body`` with the revision and its state after up to
+        SELECTION_WAIT_SECONDS; if its objects are still on their way to the PACS, a second
+        answer of ``reply_type`` follows with the final state (``_follow_selection``)."""
+        state = await self._selection_state(body["project"], revision, SELECTION_WAIT_SECONDS)
+        body = {**body, "revision": revision, "state": state.value}
+        if state is LabelState.SAVED_AT_SITE:
+            self._spawn(self._follow_selection(reply_type, dict(body), request_id_of(message)))
+        return body
 
     async def _selection_state(self, project: str, revision: int, wait: float) -> LabelState:
         deadline = time.monotonic() + wait

@@ -34,8 +34,11 @@ class Api(APIView):
         return dict(serializer.validated_data)
 
 
-def user_get(user_id: Any) -> User:
+def user_get(user_id: Any, *, active_only: bool = True) -> User:
+    """A user by id; inactive accounts only when asked (what reactivation and the console's
+    account pages are for)."""
+    users = User.objects.filter(is_active=True) if active_only else User.objects.all()
     try:
-        return User.objects.get(pk=parse_pk(user_id), is_active=True)
+        return users.get(pk=parse_pk(user_id))
     except User.DoesNotExist:
         raise NotFoundError("No such user.") from None

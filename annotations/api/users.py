@@ -7,9 +7,8 @@ from rest_framework.response import Response
 from annotations.api import serializers as s
 from annotations.api.base import Api, AuthedRequest, user_get
 from annotations.audit_actions import AuditAction
-from annotations.errors import NotFoundError
 from annotations.models import User
-from annotations.selectors import parse_pk, sees_everything
+from annotations.selectors import sees_everything
 from annotations.services import users as services
 from annotations.services.access import deny
 from annotations.services.audit import audit_record
@@ -45,14 +44,6 @@ class MePreferencesApi(Api):
         return Response(s.MeSerializer(user).data)
 
 
-def _any_user(user_id: object) -> User:
-    """Active or not: an inactive account is what reactivation is for."""
-    try:
-        return User.objects.get(pk=parse_pk(user_id))
-    except User.DoesNotExist:
-        raise NotFoundError("No such user.") from None
-
-
 class UserListCreateApi(Api):
     """Accounts for admin scripts (the console's Users and roles page, over the API)."""
 
@@ -84,7 +75,7 @@ class UserListCreateApi(Api):
 class UserDeactivateApi(Api):
     @extend_schema(request=s.DeactivateSerializer, responses=s.UserAdminSerializer)
     def post(self, request: AuthedRequest, user_id: int) -> Response:
-        user = _any_user(user_id)
+        user = user_get(user_id, active_only=False)
         reason = self.parse(s.DeactivateSerializer, request)["reason"]
         user = services.user_deactivate(actor=request.user, user=user, reason=reason)
         return Response(s.UserAdminSerializer(user).data)
@@ -93,5 +84,7 @@ class UserDeactivateApi(Api):
 class UserReactivateApi(Api):
     @extend_schema(request=None, responses=s.UserAdminSerializer)
     def post(self, request: AuthedRequest, user_id: int) -> Response:
-        user = services.user_reactivate(actor=request.user, user=_any_user(user_id))
+        user = services.user_reactivate(
+            actor=request.user, user=user_get(user_id, active_only=False)
+        )
         return Response(s.UserAdminSerializer(user).data)

@@ -68,6 +68,17 @@ class ConsoleAccess:
         ).distinct()
 
 
+def administered_sites(user: User) -> QuerySet[Site]:
+    """The sites ``user`` is a custodian of (their own object permission, not an admin's reach)."""
+    return get_objects_for_user(
+        user,
+        "annotations.administer_site",
+        klass=Site,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+
+
 def console_access(user: Any) -> ConsoleAccess | None:
     """The user's console rights, or None when the console is not theirs at all."""
     if not getattr(user, "is_authenticated", False):
@@ -78,15 +89,7 @@ def console_access(user: Any) -> ConsoleAccess | None:
         sites: frozenset[int] = frozenset()
         projects: frozenset[int] = frozenset()
     else:
-        sites = frozenset(
-            get_objects_for_user(
-                user,
-                "annotations.administer_site",
-                klass=Site,
-                with_superuser=False,
-                accept_global_perms=False,
-            ).values_list("pk", flat=True)
-        )
+        sites = frozenset(administered_sites(user).values_list("pk", flat=True))
         projects = frozenset(managed_project_ids(user).values_list("pk", flat=True))
     access = ConsoleAccess(user, everything, is_admin(user), sites, projects)
     return access if access.allowed else None

@@ -23,15 +23,16 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Model, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from guardian.shortcuts import get_users_with_perms
 
+from annotations.api.base import user_get
 from annotations.api.errors import error_body
 from annotations.audit_actions import AuditAction
-from annotations.console.access import ConsoleAccess
+from annotations.console.access import ConsoleAccess, administered_sites
 from annotations.console.gateways import gateway_row
 from annotations.console.views import console_view, nav
 from annotations.errors import DomainError, ErrorCode
@@ -136,8 +137,8 @@ def _require_everything(request: HttpRequest, access: ConsoleAccess, attempted: 
 
 def user_or_404(user_id: Any) -> User:
     try:
-        return User.objects.get(pk=parse_pk(user_id))
-    except (User.DoesNotExist, DomainError):
+        return user_get(user_id, active_only=False)
+    except DomainError:
         raise Http404("No such user.") from None
 
 
@@ -219,10 +220,9 @@ def _user_rows(users: list[User]) -> list[dict[str, Any]]:
     return rows
 
 
-def _users_context(
-    request: HttpRequest, access: ConsoleAccess, **extra: Any
-) -> tuple[dict[str, Any], int]:
-    form = UserListFilter(request.GET)
+def _users_context(access: ConsoleAccess, query_string: QueryDict) -> dict[str, Any]:
+    """The users page for this query (an empty QueryDict: the unfiltered first page)."""
+    form = UserListFilter(query_string)
     if not form.is_valid():
         raise _form_error(form)
     query = form.cleaned_data
@@ -240,7 +240,7 @@ def _users_context(
     if query["active"]:
         users = users.filter(is_active=query["active"] == "yes")
     page = Paginator(users, USERS_PER_PAGE).get_page(query["page"] or 1)
-    params = request.GET.copy()
+    params = query_string.copy()
     params.pop("page", None)
     base = params.urlencode()
     context = {
@@ -249,12 +249,11 @@ def _users_context(
         "users": _user_rows(list(page.object_list)),
         "page": page,
         "page_query": f"{base}&" if base else "",
-        "params": request.GET,
+        "params": query_string,
         "role_choices": ROLE_CHOICES,
         "create_form": {"roles": []},
-        **extra,
     }
-    return context, len(context["users"])
+    return context
 
 
 @require_GET
@@ -262,14 +261,14 @@ def _users_context(
 def users(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     _require_everything(request, access, "console.users")
     try:
-        context, rows = _users_context(request, access)
+        context = _users_context(access, request.GET)
     except DomainError as exc:
         record_read(request, "users", error=exc.code, fields=sorted(exc.fields))
-        context, _ = _users_context(HttpRequest(), access)
+        context = _users_context(access, QueryDict())
         context["error"] = error_body(exc.code, exc.message, exc.fields or None)["error"]
         return render(request, "console/users.html", context, status=400)
     filters = {k: request.GET[k] for k in ("q", "role", "active") if request.GET.get(k)}
-    record_read(request, "users", rows=rows, **filters)
+    record_read(request, "users", rows=len(context["users"]), **filters)
     return render(request, "console/users.html", context)
 
 
@@ -291,7 +290,7 @@ def user_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
             "email": request.POST.get("email", ""),
             "roles": request.POST.getlist("roles"),
         }  # never the password
-        context, _ = _users_context(HttpRequest(), access)
+        context = _users_context(access, QueryDict())
         context.update(error=error, create_form=submitted, create_open=True)
         return render(request, "console/users.html", context, status=status)
 
@@ -300,11 +299,7 @@ def user_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 def _user_context(access: ConsoleAccess, user: User, **extra: Any) -> dict[str, Any]:
     roles = sorted(user.groups.values_list("name", flat=True))
-    custodian_of = [
-        site
-        for site in Site.objects.order_by("name")
-        if user.has_perm("annotations.administer_site", site)
-    ]
+    custodian_of = administered_sites(user).order_by("name")
     return {
         "access": access,
         "nav": nav("users", access),

@@ -195,6 +195,18 @@ _KOS_STATES: Final = {
 }
 
 
+def _series_handles(series: list[Any]) -> list[str]:
+    """The well-formed series handles of a site's report (at most 500); anything else dropped."""
+    handles = []
+    for handle in series[:500]:
+        try:
+            if isinstance(handle, str) and handle_kind(handle) is HandleKind.SERIES:
+                handles.append(handle)
+        except ValueError:
+            continue
+    return handles
+
+
 def selection_kos_report(*, site_id: int, message: Mapping[str, Any]) -> int:
     """Apply a site's ``selection.written``: the KOS of these series reached the PACS (``stored``)
     or cannot be written (``failed``); ``saved_at_site`` changes nothing. One audit event per
@@ -204,13 +216,7 @@ def selection_kos_report(*, site_id: int, message: Mapping[str, Any]) -> int:
     project, series = message.get("project"), message.get("series")
     if state is None or not isinstance(project, str) or not isinstance(series, list):
         return 0
-    handles = []
-    for handle in series[:500]:
-        try:
-            if isinstance(handle, str) and handle_kind(handle) is HandleKind.SERIES:
-                handles.append(handle)
-        except ValueError:
-            continue
+    handles = _series_handles(series)
     with transaction.atomic():
         selections = list(
             SeriesSelection.objects.select_for_update().filter(
@@ -287,13 +293,7 @@ def selection_withdraw_report(*, site_id: int, message: Mapping[str, Any]) -> bo
     project = Project.objects.filter(slug=slug, sites__pk=site_id).first()
     if project is None:
         return False
-    handles = []
-    for handle in series[:500]:
-        try:
-            if isinstance(handle, str) and handle_kind(handle) is HandleKind.SERIES:
-                handles.append(handle)
-        except ValueError:
-            continue
+    handles = _series_handles(series)
     code = str(message.get("code", ""))[:40]
     request = message.get("request")
     with transaction.atomic():

@@ -17,8 +17,6 @@ from annotations.services.access import require_admin
 from annotations.services.audit import audit_record
 from annotations.services.sessions import sessions_end_for_user
 
-_USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
-
 
 def _validated_roles(roles: Iterable[str]) -> set[str]:
     wanted = set(roles)
@@ -52,11 +50,15 @@ def user_create(
     event names the roles, never the password (nor its hash)."""
     require_admin(actor=actor, action=AuditAction.USER_CREATE)
     wanted = _validated_roles(roles)
-    if not _USERNAME_RE.match(username):
+    try:  # the model's own rule (AbstractUser.username_validator), not a copy of it
+        if not username or len(username) > 150:
+            raise ValidationError("A username is 1–150 characters.")
+        User.username_validator(username)
+    except ValidationError as exc:
         raise DomainError(
             "A username is 1–150 letters, digits and @ . + - _ characters.",
-            fields={"username": ["Letters, digits and @ . + - _ only."]},
-        )
+            fields={"username": exc.messages},
+        ) from None
     user = User(username=username, first_name=first_name, last_name=last_name, email=email)
     _validated_password(password, user)
     with transaction.atomic():
